@@ -1,0 +1,78 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+using SecurePlatform.ServiceDefaults.Data;
+using SecurePlatform.ServiceDefaults.Health;
+using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.ServiceDefaults.Security;
+using StackExchange.Redis;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class DataExtensions
+{
+    /// <summary>
+    /// Registers <typeparamref name="TContext"/> on PostgreSQL from <c>ConnectionStrings:{connectionName}</c>
+    /// (the name the AppHost injects), a readiness check named after the connection, the outbox interceptors,
+    /// start-up migration (Development, or <c>Database:MigrateOnStartup=true</c>) and the Production secret check.
+    /// </summary>
+    public static IHostApplicationBuilder AddNpgsqlDbContext<TContext>(this IHostApplicationBuilder builder, string connectionName)
+        where TContext : DbContext
+    {
+        var connectionString = RequireConnectionString(builder, connectionName);
+        var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName }.Build();
+        builder.Services.AddKeyedSingleton(connectionName, dataSource);
+        builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddSingleton<OutboxSignalInterceptor>();
+        builder.Services.AddDbContext<TContext>((sp, options) => options
+            .UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
+            .UseSnakeCaseNamingConvention()
+            .AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>()));
+
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            connectionName,
+            sp => new NpgsqlHealthCheck(sp.GetRequiredKeyedService<NpgsqlDataSource>(connectionName)),
+            HealthStatus.Unhealthy,
+            [HealthTags.Ready],
+            TimeSpan.FromSeconds(5)));
+
+        builder.Services.AddRequiredSecret($"ConnectionStrings:{connectionName}", SecretFormat.NpgsqlConnectionString);
+        builder.Services.AddHostedService<DatabaseMigrator<TContext>>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers one StackExchange.Redis multiplexer from <c>ConnectionStrings:{connectionName}</c>
+    /// (<c>host:port,password=…[,ssl=true]</c>), never failing start-up when Redis is down, plus a readiness check.
+    /// </summary>
+    public static IHostApplicationBuilder AddRedis(this IHostApplicationBuilder builder, string connectionName = "redis")
+    {
+        var connectionString = RequireConnectionString(builder, connectionName);
+        var options = ConfigurationOptions.Parse(connectionString);
+        options.AbortOnConnectFail = false;
+        options.ClientName = builder.Environment.ApplicationName;
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options));
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            connectionName,
+            sp => new RedisHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),
+            HealthStatus.Unhealthy,
+            [HealthTags.Ready],
+            TimeSpan.FromSeconds(5)));
+        builder.Services.AddRequiredSecret($"ConnectionStrings:{connectionName}", SecretFormat.RedisConnectionString);
+        return builder;
+    }
+
+    internal static string RequireConnectionString(IHostApplicationBuilder builder, string connectionName)
+    {
+        var value = builder.Configuration.GetConnectionString(connectionName);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new InvalidOperationException(
+                $"ConnectionStrings:{connectionName} is not set. Run the platform with ./run.sh (local servers) or " +
+                "the Aspire AppHost, or set ConnectionStrings__" + connectionName + " (see README).");
+        }
+        return value;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using SecurePlatform.ServiceDefaults.Health;
+using SecurePlatform.ServiceDefaults.Security;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// What every SecurePlatform service shares: telemetry, health, service discovery, resilience and the
+/// security defaults of the architecture. Program.cs calls <see cref="AddServiceDefaults{TBuilder}"/>,
+/// then <see cref="UseServiceDefaults"/> and <see cref="MapDefaultEndpoints"/>.
+/// </summary>
+public static class ServiceDefaultsExtensions
+{
+    public const string HealthPath = "/health";
+    public const string AlivePath = "/alive";
+
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.ConfigureOpenTelemetry();
+        builder.AddDefaultHealthChecks();
+        builder.AddSecurityDefaults();
+
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            http.AddStandardResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+        builder.Services.AddOpenApi();
+        return builder;
+    }
+
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter("Npgsql")
+                .AddMeter(MassTransit.Monitoring.InstrumentationOptions.MeterName))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName)
+                .AddSource(Telemetry.ActivitySourceName)
+                .AddSource(MassTransit.Logging.DiagnosticHeaders.DefaultListenerName)
+                .AddAspNetCoreInstrumentation(o =>
+                    // Probes would drown the traces that matter.
+                    o.Filter = context => !context.Request.Path.StartsWithSegments(HealthPath)
+                                          && !context.Request.Path.StartsWithSegments(AlivePath))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql());
+
+        // Export only where a collector is configured (the Aspire dashboard sets this); nowhere otherwise.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+        return builder;
+    }
+
+    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [HealthTags.Live]);
+        return builder;
+    }
+
+    /// <summary>
+    /// The request pipeline every service shares. Refuses to start in Production with missing, default or
+    /// weak secrets (exit code 1, naming the setting, never the value).
+    /// </summary>
+    public static WebApplication UseServiceDefaults(this WebApplication app)
+    {
+        app.EnsureProductionSecrets();
+        app.UseSecurityDefaults();
+        return app;
+    }
+
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        // Probes reach these in every environment (the AppHost and Kubernetes need them). The response
+        // names each check and its status only: no connection strings, no exception text.
+        app.MapHealthChecks(HealthPath, new HealthCheckOptions
+        {
+            ResponseWriter = HealthResponseWriter.WriteAsync,
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        }).DisableRateLimiting();
+        app.MapHealthChecks(AlivePath, new HealthCheckOptions
+        {
+            Predicate = r => r.Tags.Contains(HealthTags.Live),
+            ResponseWriter = HealthResponseWriter.WriteAsync,
+        }).DisableRateLimiting();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        return app;
+    }
+}
+
+/// <summary>The platform's own ActivitySource (outbox dispatch, migrations).</summary>
+public static class Telemetry
+{
+    public const string ActivitySourceName = "SecurePlatform";
+    public static readonly ActivitySource Source = new(ActivitySourceName);
+}

@@ -1,0 +1,71 @@
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using SecurePlatform.ServiceDefaults.Health;
+using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.ServiceDefaults.Security;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class MessagingExtensions
+{
+    /// <summary>
+    /// MassTransit 8 on RabbitMQ from <c>ConnectionStrings:{connectionName}</c> (<c>amqp://user:pass@host:port[/vhost]</c>),
+    /// with publisher confirms, retry with back-off then the <c>_error</c> queue, endpoint names prefixed by
+    /// the service, and readiness checks <c>rabbitmq</c> (broker reachable) and <c>masstransit</c> (bus endpoints). Start-up never waits for the broker.
+    /// </summary>
+    public static IHostApplicationBuilder AddMessaging(
+        this IHostApplicationBuilder builder,
+        Action<IBusRegistrationConfigurator>? configure = null,
+        string connectionName = "rabbitmq")
+    {
+        var brokerUri = new Uri(DataExtensions.RequireConnectionString(builder, connectionName));
+        var endpointPrefix = builder.Environment.ApplicationName.Replace(".Api", "", StringComparison.Ordinal);
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(endpointPrefix, includeNamespace: false));
+            bus.ConfigureHealthCheckOptions(health =>
+            {
+                health.Name = "masstransit";
+                health.MinimalFailureStatus = HealthStatus.Unhealthy;
+                health.Tags.Add(HealthTags.Ready);
+            });
+            configure?.Invoke(bus);
+            bus.UsingRabbitMq((context, rabbit) =>
+            {
+                rabbit.Host(brokerUri, host => host.PublisherConfirmation = true);
+                rabbit.UseMessageRetry(retry => retry.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400)));
+                rabbit.ConfigureEndpoints(context);
+            });
+        });
+        builder.Services.AddSingleton(new RabbitMqHealthCheck(brokerUri));
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            connectionName,
+            sp => sp.GetRequiredService<RabbitMqHealthCheck>(),
+            HealthStatus.Unhealthy,
+            [HealthTags.Ready],
+            TimeSpan.FromSeconds(5)));
+        builder.Services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = false;
+            o.StopTimeout = TimeSpan.FromSeconds(10);
+        });
+        builder.Services.AddRequiredSecret($"ConnectionStrings:{connectionName}", SecretFormat.AmqpUri);
+        return builder;
+    }
+
+    /// <summary>Publishes <typeparamref name="TContext"/>'s outbox rows in the background (see <c>OutboxDispatcher</c>).</summary>
+    public static IHostApplicationBuilder AddOutboxDispatcher<TContext>(this IHostApplicationBuilder builder, Action<OutboxOptions>? configure = null)
+        where TContext : DbContext
+    {
+        var options = builder.Services.AddOptions<OutboxOptions>().BindConfiguration("Outbox");
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        builder.Services.AddHostedService<OutboxDispatcher<TContext>>();
+        return builder;
+    }
+}

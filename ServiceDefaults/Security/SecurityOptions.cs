@@ -1,0 +1,29 @@
+namespace SecurePlatform.ServiceDefaults.Security;
+
+/// <summary>Section <c>Security</c>. Defaults are the safe ones; configuration only loosens what it names.</summary>
+public sealed class SecurityOptions
+{
+    public const string SectionName = "Security";
+
+    /// <summary>Default request body limit; endpoint groups raise it where they need to (uploads).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Refuse plain HTTP with 400 instead of redirecting (ASVS V4.1.2). Default: on outside Development.</summary>
+    public bool? RequireHttps { get; set; }
+
+    /// <summary>Proxies whose X-Forwarded-* headers are trusted. Empty: none (not even loopback).</summary>
+    public List<string> KnownProxies { get; set; } = [];
+
+    /// <summary>Networks (CIDR) whose X-Forwarded-* headers are trusted.</summary>
+    public List<string> KnownNetworks { get; set; } = [];
+
+    public CorsSettings Cors { get; set; } = new();
+
+    public sealed class CorsSettings
+    {
+        /// <summary>Exact origins (scheme://host[:port]) allowed to call the API from a browser. No wildcards.</summary>
+        public List<string> AllowedOrigins { get; set; } = [];
+
+        public bool AllowCredentials { get; set; }
+    }
+}

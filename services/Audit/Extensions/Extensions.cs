@@ -1,0 +1,14 @@
+using SecurePlatform.Audit.Infrastructure;
+
+namespace SecurePlatform.Audit.Extensions;
+
+public static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDbContext<AuditDbContext>("auditdb");
+        builder.AddRedis();
+        builder.AddMessaging();
+        builder.AddOutboxDispatcher<AuditDbContext>();
+    }
+}

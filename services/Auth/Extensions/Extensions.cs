@@ -1,0 +1,14 @@
+using SecurePlatform.Auth.Infrastructure;
+
+namespace SecurePlatform.Auth.Extensions;
+
+public static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDbContext<AuthDbContext>("authdb");
+        builder.AddRedis();
+        builder.AddMessaging();
+        builder.AddOutboxDispatcher<AuthDbContext>();
+    }
+}

@@ -1,0 +1,165 @@
+namespace SecurePlatform.Contracts;
+
+// The event catalogue of the architecture. Each record adds a small typed payload to the envelope of
+// IntegrationEvent (who, whom, where from, when, which trace). Never passwords, tokens, secrets, TOTP seeds
+// or request bodies; profile changes name fields, not values.
+
+/// <summary>A new account. Subject: the new user's id.</summary>
+public sealed record UserRegistered : IntegrationEvent;
+
+/// <summary>A password (and, if required, MFA) check passed and a session was opened.</summary>
+public sealed record LoginSucceeded : IntegrationEvent
+{
+    public string SessionId { get; init; } = "";
+
+    public string ClientId { get; init; } = "";
+
+    /// <summary>Authentication methods (RFC 8176): <c>pwd</c>, <c>otp</c>, <c>mfa</c>.</summary>
+    public IReadOnlyList<string> Amr { get; init; } = [];
+}
+
+/// <summary>A sign-in attempt failed. Subject is set only when the account exists.</summary>
+public sealed record LoginFailed : IntegrationEvent
+{
+    /// <summary>One of <see cref="LoginFailureReasons"/>.</summary>
+    public string Reason { get; init; } = "";
+}
+
+public static class LoginFailureReasons
+{
+    public const string InvalidCredentials = "invalid_credentials";
+    public const string UnknownAccount = "unknown_account";
+    public const string AccountDisabled = "account_disabled";
+    public const string LockedOut = "locked_out";
+    public const string MfaFailed = "mfa_failed";
+}
+
+public sealed record AccountLockedOut : IntegrationEvent
+{
+    public DateTimeOffset LockedUntil { get; init; }
+}
+
+public sealed record LoggedOut : IntegrationEvent
+{
+    public string SessionId { get; init; } = "";
+}
+
+/// <summary>The password changed; every session but <see cref="KeptSessionId"/> is to be revoked.</summary>
+public sealed record PasswordChanged : IntegrationEvent
+{
+    public string? KeptSessionId { get; init; }
+}
+
+public sealed record PasswordResetRequested : IntegrationEvent;
+
+public sealed record MfaEnabled : IntegrationEvent
+{
+    public string Method { get; init; } = "totp";
+}
+
+public sealed record MfaDisabled : IntegrationEvent
+{
+    public string Method { get; init; } = "totp";
+}
+
+public sealed record RecoveryCodeUsed : IntegrationEvent
+{
+    public int Remaining { get; init; }
+}
+
+public sealed record RoleGranted : IntegrationEvent
+{
+    public string Role { get; init; } = "";
+}
+
+public sealed record RoleRevoked : IntegrationEvent
+{
+    public string Role { get; init; } = "";
+}
+
+public sealed record UserDisabled : IntegrationEvent
+{
+    public string? Reason { get; init; }
+}
+
+public sealed record UserDeleted : IntegrationEvent;
+
+/// <summary>token-service opened a session (one sign-in, one refresh-token family).</summary>
+public sealed record SessionCreated : IntegrationEvent
+{
+    public string SessionId { get; init; } = "";
+
+    public string ClientId { get; init; } = "";
+
+    public IReadOnlyList<string> Amr { get; init; } = [];
+}
+
+public sealed record TokenRefreshed : IntegrationEvent
+{
+    public string SessionId { get; init; } = "";
+
+    public string ClientId { get; init; } = "";
+}
+
+/// <summary>An already-used refresh token was presented: the whole session was revoked.</summary>
+public sealed record RefreshTokenReuseDetected : IntegrationEvent
+{
+    public string SessionId { get; init; } = "";
+
+    public string ClientId { get; init; } = "";
+}
+
+public sealed record SessionRevoked : IntegrationEvent
+{
+    public string SessionId { get; init; } = "";
+
+    /// <summary>One of <see cref="RevocationReasons"/>.</summary>
+    public string Reason { get; init; } = "";
+}
+
+public sealed record AllSessionsRevoked : IntegrationEvent
+{
+    public int Count { get; init; }
+
+    public string Reason { get; init; } = "";
+
+    /// <summary>Set when the caller's own session was kept (password change, "sign out other devices").</summary>
+    public string? KeptSessionId { get; init; }
+}
+
+public static class RevocationReasons
+{
+    public const string Logout = "logout";
+    public const string UserRequest = "user_request";
+    public const string Admin = "admin";
+    public const string RefreshTokenReuse = "refresh_token_reuse";
+    public const string PasswordChanged = "password_changed";
+    public const string UserDisabled = "user_disabled";
+    public const string UserDeleted = "user_deleted";
+    public const string RoleChanged = "role_changed";
+    public const string Expired = "expired";
+}
+
+public sealed record SigningKeyRotated : IntegrationEvent
+{
+    public string NewKeyId { get; init; } = "";
+
+    public string? RetiredKeyId { get; init; }
+
+    public string Algorithm { get; init; } = "";
+}
+
+/// <summary>Which profile fields changed: names only, never values.</summary>
+public sealed record ProfileUpdated : IntegrationEvent
+{
+    public IReadOnlyList<string> Fields { get; init; } = [];
+}
+
+public sealed record ProfileDeleted : IntegrationEvent;
+
+public sealed record AvatarUploaded : IntegrationEvent
+{
+    public string ContentType { get; init; } = "";
+
+    public long Size { get; init; }
+}

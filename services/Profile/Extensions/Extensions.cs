@@ -1,0 +1,14 @@
+using SecurePlatform.Profile.Infrastructure;
+
+namespace SecurePlatform.Profile.Extensions;
+
+public static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDbContext<ProfileDbContext>("profiledb");
+        builder.AddRedis();
+        builder.AddMessaging();
+        builder.AddOutboxDispatcher<ProfileDbContext>();
+    }
+}

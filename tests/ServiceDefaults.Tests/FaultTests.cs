@@ -1,0 +1,142 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.TestSupport;
+
+namespace SecurePlatform.ServiceDefaults.Tests;
+
+/// <summary>
+/// A PostgreSQL, Redis and RabbitMQ of these tests' own (own data folder, ports +100), so stopping a server
+/// here disturbs no other test.
+/// </summary>
+public sealed class FaultInfrastructure : IAsyncLifetime
+{
+    // FAULT_INFRA_PORT_OFFSET lets two checkouts on one machine run their fault tests side by side.
+    public InfraInstance Infra { get; } = new(
+        Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-fault"),
+        portOffset: int.TryParse(System.Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var offset) ? offset : 100);
+
+    public IReadOnlyDictionary<string, string> ConnectionStrings { get; private set; } = new Dictionary<string, string>();
+
+    public Task InitializeAsync()
+    {
+        Infra.Up();
+        ConnectionStrings = Infra.Env();
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        Infra.Down();
+        return Task.CompletedTask;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class FaultCollection : ICollectionFixture<FaultInfrastructure>
+{
+    public const string Name = "fault infrastructure";
+}
+
+[Collection(FaultCollection.Name)]
+public class FaultTests(FaultInfrastructure fault)
+{
+    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Each_service_reports_503_while_a_dependency_is_down_and_200_once_it_is_back()
+    {
+        await using var platform = await Platform.StartAsync(fault.ConnectionStrings, "fault");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        await AllHealthAsync(platform, http, HttpStatusCode.OK, Recovery);
+
+        foreach (var (server, check) in new[] { ("postgres", (string?)null), ("redis", "redis"), ("rabbitmq", "rabbitmq") })
+        {
+            fault.Infra.Down(server);
+            try
+            {
+                foreach (var service in platform.Processes.Values)
+                {
+                    var name = check ?? service.Project.Split('.')[0].ToLowerInvariant() + "db";
+                    await Eventually.HoldsAsync(async () =>
+                    {
+                        var response = await http.GetAsync(new Uri(service.BaseAddress, "/health"));
+                        return response.StatusCode == HttpStatusCode.ServiceUnavailable
+                               && CheckStatus(await response.Content.ReadAsStringAsync(), name) == "Unhealthy";
+                    }, TimeSpan.FromSeconds(30), $"{service.Project} reports {name} unhealthy while {server} is down");
+                }
+            }
+            finally
+            {
+                fault.Infra.Up(server);
+            }
+            await AllHealthAsync(platform, http, HttpStatusCode.OK, Recovery);
+        }
+    }
+
+    [Fact]
+    public async Task Events_written_while_the_broker_is_down_are_delivered_exactly_once_when_it_returns()
+    {
+        await using var host = await OutboxHost.StartAsync(fault.ConnectionStrings, "brokerdown");
+        await host.WaitForBusAsync();
+        var events = Enumerable.Range(1, 5).Select(i => new WidgetCreated { Name = $"w{i}", SourceService = "test" }).ToList();
+
+        fault.Infra.Down("rabbitmq");
+        try
+        {
+            foreach (var evt in events)
+            {
+                await host.WithDbAsync(async db =>
+                {
+                    db.Widgets.Add(new Widget { Name = evt.Name });
+                    db.AddIntegrationEvent(evt);
+                    return await db.SaveChangesAsync();
+                });
+            }
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.Equal(0, await host.WithDbAsync(db => db.Received.CountAsync()));
+            Assert.Equal(5, await host.WithDbAsync(db => db.Set<OutboxMessage>().CountAsync(m => m.SentAt == null)));
+        }
+        finally
+        {
+            fault.Infra.Up("rabbitmq");
+        }
+
+        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync() >= 5), Recovery, "all five events consumed after the broker returned");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var received = await host.WithDbAsync(db => db.Received.Select(r => r.EventId).ToListAsync());
+        Assert.Equal(events.Select(e => e.EventId).Order(), received.Order());
+        Assert.Equal(0, await host.WithDbAsync(db => db.Set<OutboxMessage>().CountAsync(m => m.SentAt == null)));
+    }
+
+    private static async Task AllHealthAsync(Platform platform, HttpClient http, HttpStatusCode expected, TimeSpan timeout)
+    {
+        foreach (var service in platform.Processes.Values)
+        {
+            string last = "";
+            try
+            {
+                await Eventually.HoldsAsync(async () =>
+                {
+                    var response = await http.GetAsync(new Uri(service.BaseAddress, "/health"));
+                    last = await response.Content.ReadAsStringAsync();
+                    return response.StatusCode == expected;
+                }, timeout, $"{service.Project} /health is {expected}");
+            }
+            catch (Exception ex) when (ex is Xunit.Sdk.XunitException)
+            {
+                throw new Xunit.Sdk.XunitException($"{ex.Message}; last body {last}; output:\n{service.Output}");
+            }
+        }
+    }
+
+    private static string? CheckStatus(string body, string check)
+    {
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("checks").EnumerateArray()
+            .Where(c => c.GetProperty("name").GetString() == check)
+            .Select(c => c.GetProperty("status").GetString())
+            .FirstOrDefault();
+    }
+}

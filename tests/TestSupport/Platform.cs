@@ -1,0 +1,79 @@
+namespace SecurePlatform.TestSupport;
+
+/// <summary>
+/// The four services as real processes on loopback, configured as ./run.sh and the AppHost configure them,
+/// with databases of their own for this test run.
+/// </summary>
+public sealed class Platform : IAsyncDisposable
+{
+    public static readonly string[] Services = ["Auth.Api", "Token.Api", "Audit.Api", "Profile.Api"];
+
+    private Platform(Dictionary<string, ServiceProcess> processes) => Processes = processes;
+
+    public IReadOnlyDictionary<string, ServiceProcess> Processes { get; }
+
+    public ServiceProcess Auth => Processes["Auth.Api"];
+
+    public ServiceProcess Token => Processes["Token.Api"];
+
+    public ServiceProcess Audit => Processes["Audit.Api"];
+
+    public ServiceProcess Profile => Processes["Profile.Api"];
+
+    public static string AuthClientSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+
+    public static string ClientSecretHashKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+
+    /// <summary>The environment of one service: connection strings, service discovery and platform secrets.</summary>
+    public static Dictionary<string, string> EnvironmentFor(
+        string project, IReadOnlyDictionary<string, string> infra, string databaseSuffix, IReadOnlyDictionary<string, int> ports,
+        IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var db = project.Split('.')[0].ToLowerInvariant() + "db";
+        var env = new Dictionary<string, string>
+        {
+            [$"ConnectionStrings__{db}"] = TestEnvironment.UniqueDatabase(db, databaseSuffix, infra),
+            ["ConnectionStrings__redis"] = infra["redis"],
+            ["ConnectionStrings__rabbitmq"] = infra["rabbitmq"],
+            ["TokenService__ClientSecret"] = AuthClientSecret,
+            ["Clients__auth-service__Secret"] = AuthClientSecret,
+            ["Token__ClientSecretHashKey"] = ClientSecretHashKey,
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        foreach (var (service, port) in ports)
+        {
+            env[$"services__{service.Split('.')[0].ToLowerInvariant()}-service__http__0"] = $"http://127.0.0.1:{port}";
+        }
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            env[key] = value;
+        }
+        return env;
+    }
+
+    /// <summary>Starts all four services and waits until each answers <c>/alive</c>.</summary>
+    public static async Task<Platform> StartAsync(IReadOnlyDictionary<string, string> infra, string databaseSuffix, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var ports = Services.ToDictionary(s => s, _ => ServiceProcess.FreePort());
+        var processes = Services.ToDictionary(s => s, s => ServiceProcess.Start(s, EnvironmentFor(s, infra, databaseSuffix, ports, extra), ports[s]));
+        var platform = new Platform(processes);
+        try
+        {
+            await Task.WhenAll(processes.Values.Select(p => p.WaitUntilAliveAsync(TimeSpan.FromSeconds(60))));
+        }
+        catch
+        {
+            await platform.DisposeAsync();
+            throw;
+        }
+        return platform;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in Processes.Values)
+        {
+            await process.DisposeAsync();
+        }
+    }
+}
