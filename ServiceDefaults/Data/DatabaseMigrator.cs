@@ -13,6 +13,7 @@ namespace SecurePlatform.ServiceDefaults.Data;
 /// </summary>
 internal sealed class DatabaseMigrator<TContext>(
     IServiceProvider services,
+    MigrationDataSource<TContext> migrationDataSource,
     IConfiguration configuration,
     IHostEnvironment environment,
     IHostApplicationLifetime lifetime,
@@ -27,7 +28,10 @@ internal sealed class DatabaseMigrator<TContext>(
         }
         using var activity = Microsoft.Extensions.Hosting.Telemetry.Source.StartActivity($"Migrate {typeof(TContext).Name}");
         await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        // The owner's data source, not the runtime one (which may have dropped privileges).
+        var options = new DbContextOptionsBuilder<TContext>();
+        DataExtensions.ConfigureNpgsql(options, migrationDataSource.DataSource);
+        await using var db = ActivatorUtilities.CreateInstance<TContext>(scope.ServiceProvider, options.Options);
         var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
         if (pending.Count > 0)
         {
@@ -43,3 +47,6 @@ internal sealed class DatabaseMigrator<TContext>(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
+
+/// <summary>The data source migrations of <typeparamref name="TContext"/> run on (the connection's own user).</summary>
+internal sealed record MigrationDataSource<TContext>(Npgsql.NpgsqlDataSource DataSource) where TContext : DbContext;
