@@ -1,4 +1,5 @@
 using SecurePlatform.Audit.Infrastructure;
+using SecurePlatform.ServiceDefaults.Auth;
 
 namespace SecurePlatform.Audit.Extensions;
 
@@ -10,5 +11,6 @@ public static class Extensions
         builder.AddRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<AuditDbContext>();
+        builder.AddDefaultAuthentication();
     }
 }
