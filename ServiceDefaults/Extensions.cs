@@ -88,6 +88,11 @@ public static class ServiceDefaultsExtensions
     {
         app.EnsureProductionSecrets();
         app.UseSecurityDefaults();
+        if (app.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>() is not null)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
         return app;
     }
 

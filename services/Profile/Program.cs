@@ -1,3 +1,4 @@
+using SecurePlatform.Profile.Apis;
 using SecurePlatform.Profile.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,5 +10,6 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapDefaultEndpoints();
+app.MapProfileApi();
 
 app.Run();

@@ -1,6 +1,7 @@
 using Npgsql;
 using SecurePlatform.Audit.Infrastructure;
 using SecurePlatform.Audit.IntegrationEvents;
+using SecurePlatform.ServiceDefaults.Auth;
 
 namespace SecurePlatform.Audit.Extensions;
 
@@ -26,6 +27,7 @@ public static class Extensions
                 });
         });
         builder.AddRedis();
+        builder.AddDefaultAuthentication();
 
         builder.Services.AddOptions<AuditIngestOptions>().BindConfiguration(AuditIngestOptions.SectionName);
         builder.Services.AddSingleton(TimeProvider.System);

@@ -1,4 +1,5 @@
 using SecurePlatform.Auth.Infrastructure;
+using SecurePlatform.ServiceDefaults.Auth;
 
 namespace SecurePlatform.Auth.Extensions;
 
@@ -10,5 +11,6 @@ public static class Extensions
         builder.AddRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<AuthDbContext>();
+        builder.AddDefaultAuthentication();
     }
 }

@@ -1,4 +1,5 @@
 using SecurePlatform.Profile.Infrastructure;
+using SecurePlatform.ServiceDefaults.Auth;
 
 namespace SecurePlatform.Profile.Extensions;
 
@@ -10,5 +11,6 @@ public static class Extensions
         builder.AddRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<ProfileDbContext>();
+        builder.AddDefaultAuthentication();
     }
 }

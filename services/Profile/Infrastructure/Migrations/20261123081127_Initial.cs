@@ -45,6 +45,20 @@ namespace SecurePlatform.Profile.Infrastructure.Migrations
                     table.PrimaryKey("pk_processed_events", x => new { x.event_id, x.consumer });
                 });
 
+            migrationBuilder.CreateTable(
+                name: "profiles",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    display_name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_profiles", x => x.id);
+                });
+
             migrationBuilder.CreateIndex(
                 name: "ix_outbox_messages_event_id",
                 table: "outbox_messages",
@@ -66,6 +80,9 @@ namespace SecurePlatform.Profile.Infrastructure.Migrations
 
             migrationBuilder.DropTable(
                 name: "processed_events");
+
+            migrationBuilder.DropTable(
+                name: "profiles");
         }
     }
 }

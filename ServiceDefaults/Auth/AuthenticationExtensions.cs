@@ -1,0 +1,123 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace SecurePlatform.ServiceDefaults.Auth;
+
+/// <summary>Section <c>Auth</c>: how every service validates access tokens.</summary>
+public sealed class PlatformAuthOptions
+{
+    public const string SectionName = "Auth";
+
+    /// <summary>token-service's base URL. Default: what service discovery injects for token-service.</summary>
+    public string? Authority { get; set; }
+
+    public string Audience { get; set; } = PlatformClaims.Audience;
+
+    /// <summary>Clock skew tolerated on exp/nbf; at most 30 s.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Default: required outside Development.</summary>
+    public bool? RequireHttpsMetadata { get; set; }
+
+    public RevocationOptions Revocation { get; set; } = new();
+}
+
+public static class PlatformClaims
+{
+    public const string Audience = "secureplatform-api";
+    public const string Subject = "sub";
+    public const string SessionId = "sid";
+    public const string Roles = "roles";
+    public const string Amr = "amr";
+    public const string AdminPolicy = "admin";
+    public const string AdminRole = "admin";
+    public static readonly string[] AllowedAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
+
+    public static string? SubjectOf(ClaimsPrincipal user) => user.FindFirst(Subject)?.Value;
+
+    public static string? SessionOf(ClaimsPrincipal user) => user.FindFirst(SessionId)?.Value;
+}
+
+public static class AuthenticationExtensions
+{
+    /// <summary>
+    /// JwtBearer against token-service's discovery document (issuer, audience, algorithm allow-list,
+    /// lifetime, ≤ 30 s skew, <c>at+jwt</c> only, no error details in <c>WWW-Authenticate</c>) plus the
+    /// revocation check on every authenticated request. The <c>admin</c> policy requires the admin role.
+    /// </summary>
+    public static IHostApplicationBuilder AddDefaultAuthentication(this IHostApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(PlatformAuthOptions.SectionName);
+        var options = section.Get<PlatformAuthOptions>() ?? new PlatformAuthOptions();
+        var authority = options.Authority
+            ?? builder.Configuration["services:token-service:https:0"]
+            ?? builder.Configuration["services:token-service:http:0"]
+            ?? throw new InvalidOperationException("Auth:Authority is not set and service discovery names no token-service.");
+        if (options.ClockSkew > TimeSpan.FromSeconds(30))
+        {
+            throw new InvalidOperationException("Auth:ClockSkew may be at most 30 seconds.");
+        }
+
+        builder.Services.Configure<RevocationOptions>(section.GetSection("Revocation"));
+        builder.Services.AddSingleton<RevocationCache>();
+        builder.Services.AddSingleton<ISessionRevocationCheck>(sp => sp.GetRequiredService<RevocationCache>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RevocationCache>());
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(jwt =>
+        {
+            jwt.Authority = authority;
+            jwt.Audience = options.Audience;
+            jwt.RequireHttpsMetadata = options.RequireHttpsMetadata ?? !builder.Environment.IsDevelopment();
+            jwt.MapInboundClaims = false;
+            jwt.IncludeErrorDetails = false; // never tell a caller which check failed
+            jwt.RefreshOnIssuerKeyNotFound = true; // a new signing key appears in JWKS before it signs
+            jwt.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidateIssuer = true,
+                ValidateAudience = true,
+                ValidAudience = options.Audience,
+                ValidateLifetime = true,
+                RequireExpirationTime = true,
+                RequireSignedTokens = true,
+                ValidateIssuerSigningKey = true,
+                ValidAlgorithms = PlatformClaims.AllowedAlgorithms,
+                ValidTypes = ["at+jwt"],
+                ClockSkew = options.ClockSkew,
+                NameClaimType = PlatformClaims.Subject,
+                RoleClaimType = PlatformClaims.Roles,
+            };
+            jwt.Events = new JwtBearerEvents { OnTokenValidated = RejectRevokedSessionsAsync };
+        });
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(PlatformClaims.AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole(PlatformClaims.AdminRole));
+        return builder;
+    }
+
+    private static async Task RejectRevokedSessionsAsync(TokenValidatedContext context)
+    {
+        var services = context.HttpContext.RequestServices;
+        if (!services.GetRequiredService<IOptions<RevocationOptions>>().Value.Enabled)
+        {
+            return;
+        }
+        var principal = context.Principal!;
+        var sub = PlatformClaims.SubjectOf(principal);
+        var sid = PlatformClaims.SessionOf(principal);
+        if (sub is null)
+        {
+            context.Fail("no subject");
+            return;
+        }
+        // Tokens without a session are client-credentials tokens (short-lived, no sign-in to revoke).
+        if (sid is not null && await services.GetRequiredService<ISessionRevocationCheck>().IsRevokedAsync(sid, sub, context.HttpContext.RequestAborted))
+        {
+            context.Fail("session revoked");
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using StackExchange.Redis;
+
+namespace SecurePlatform.ServiceDefaults.Auth;
+
+/// <summary>
+/// Writes revocations the way every service's check reads them: keys with a TTL that outlives any access
+/// token they concern, all in one pipeline, then a message on the channel so caches drop the session.
+/// </summary>
+public sealed class SessionRevocationWriter(IConnectionMultiplexer redis)
+{
+    /// <summary>Revokes the given sessions.</summary>
+    public async Task RevokeSessionsAsync(IReadOnlyCollection<string> sids, TimeSpan keyLifetime)
+    {
+        if (sids.Count == 0)
+        {
+            return;
+        }
+        var db = redis.GetDatabase();
+        var batch = db.CreateBatch();
+        var writes = sids.Select(sid => batch.StringSetAsync(SessionRevocation.SidKey(sid), "1", keyLifetime)).ToList();
+        var messages = sids.Select(sid => batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SidMessage(sid))).ToList();
+        batch.Execute();
+        await Task.WhenAll(writes);
+        await Task.WhenAll(messages);
+    }
+
+    /// <summary>
+    /// Revokes every session of <paramref name="sub"/> that began before <paramref name="revokedAtMs"/>:
+    /// the listed sessions by id, and any other (one being created right now, say) through the subject key.
+    /// </summary>
+    public async Task RevokeSubjectAsync(string sub, IReadOnlyCollection<string> sids, long revokedAtMs, TimeSpan keyLifetime)
+    {
+        var db = redis.GetDatabase();
+        var batch = db.CreateBatch();
+        var writes = new List<Task> { batch.StringSetAsync(SessionRevocation.SubKey(sub), revokedAtMs, keyLifetime) };
+        writes.AddRange(sids.Select(sid => batch.StringSetAsync(SessionRevocation.SidKey(sid), "1", keyLifetime)));
+        writes.Add(batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SubMessage(sub, revokedAtMs)));
+        writes.AddRange(sids.Select(sid => batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SidMessage(sid))));
+        batch.Execute();
+        await Task.WhenAll(writes);
+    }
+}
