@@ -26,7 +26,7 @@ public static class AuditCursor
         {
             return false;
         }
-        var base64 = cursor.Replace('-', '+').Replace('_', '/') + "=";
+        var base64 = cursor.Replace('-', '+').Replace('_', '/');
         Span<byte> bytes = stackalloc byte[9];
         if (!Convert.TryFromBase64String(base64, bytes, out var written) || written != 9 || bytes[0] != Version)
         {
