@@ -181,7 +181,7 @@ public sealed partial class AuditWriter(
     }
 
     /// <summary>Binary COPY of linked rows (the runtime role's INSERT privilege covers it).</summary>
-    internal static async Task CopyAsync(NpgsqlConnection connection, IEnumerable<AuditEvent> rows, CancellationToken cancellationToken)
+    public static async Task CopyAsync(NpgsqlConnection connection, IEnumerable<AuditEvent> rows, CancellationToken cancellationToken)
     {
         await using var importer = await connection.BeginBinaryImportAsync(
             $"COPY {AuditSchema.Table} (sequence, event_id, type, occurred_at, recorded_at, actor, subject, source_service, ip, user_agent, correlation_id, payload, prev_hash, hash) FROM STDIN (FORMAT BINARY)",

@@ -52,12 +52,12 @@ public static class AuditCanonicalForm
     }
 
     /// <summary>Canonical JSON of any JSON value: objects with ordinally sorted keys, no whitespace.</summary>
-    public static string CanonicalJson(JsonElement element)
+    public static string CanonicalJson(JsonElement element, IReadOnlySet<string>? skipTopLevel = null)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            WriteCanonical(writer, element);
+            WriteCanonical(writer, element, skipTopLevel);
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
@@ -84,13 +84,14 @@ public static class AuditCanonicalForm
         }
     }
 
-    private static void WriteCanonical(Utf8JsonWriter writer, JsonElement element)
+    private static void WriteCanonical(Utf8JsonWriter writer, JsonElement element, IReadOnlySet<string>? skip = null)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.Object:
                 writer.WriteStartObject();
                 foreach (var property in element.EnumerateObject()
+                    .Where(p => skip is null || !skip.Contains(p.Name))
                     .Select(p => (Name: TextSanitizer.Clean(p.Name), p.Value))
                     .OrderBy(p => p.Name, StringComparer.Ordinal))
                 {

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -9,10 +10,10 @@ namespace SecurePlatform.Audit.Model;
 public static class AuditEntryFactory
 {
     // Envelope members live in their own columns; everything else is the typed payload.
-    private static readonly HashSet<string> EnvelopeMembers = new(StringComparer.Ordinal)
+    private static readonly FrozenSet<string> EnvelopeMembers = new[]
     {
         "eventId", "occurredAt", "sourceService", "actor", "subject", "ipAddress", "userAgent", "correlationId",
-    };
+    }.ToFrozenSet(StringComparer.Ordinal);
 
     public static AuditEvent Create(IntegrationEvent message, ActivityTraceId? consumerTraceId = null)
     {
@@ -42,13 +43,8 @@ public static class AuditEntryFactory
 
     public static string PayloadOf(IntegrationEvent message, Type type)
     {
-        var node = JsonSerializer.SerializeToNode(message, type, JsonSerializerOptions.Web)!.AsObject();
-        foreach (var member in EnvelopeMembers)
-        {
-            node.Remove(member);
-        }
-        using var document = JsonDocument.Parse(node.ToJsonString());
-        var canonical = AuditCanonicalForm.CanonicalJson(document.RootElement);
+        var element = JsonSerializer.SerializeToElement(message, type, JsonSerializerOptions.Web);
+        var canonical = AuditCanonicalForm.CanonicalJson(element, EnvelopeMembers);
         return System.Text.Encoding.UTF8.GetByteCount(canonical) <= AuditLimits.PayloadBytes
             ? canonical
             : new JsonObject { ["bytes"] = System.Text.Encoding.UTF8.GetByteCount(canonical), ["truncated"] = true }.ToJsonString();
