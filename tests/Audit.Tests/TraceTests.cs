@@ -22,14 +22,15 @@ public sealed class ProducerDbContext(DbContextOptions<ProducerDbContext> option
 public class TraceTests
 {
     /// <summary>A producer service as the platform builds one: service defaults, a database with an outbox, the bus.</summary>
-    private static async Task<WebApplication> StartProducerAsync(string name)
+    internal static async Task<WebApplication> StartProducerAsync(string name, IReadOnlyDictionary<string, string>? infra = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:producerdb"] = TestEnvironment.UniqueDatabase("postgres", name),
-            ["ConnectionStrings:rabbitmq"] = TestEnvironment.ConnectionString("rabbitmq"),
+            ["ConnectionStrings:producerdb"] = TestEnvironment.UniqueDatabase("postgres", name, infra),
+            ["ConnectionStrings:rabbitmq"] = infra?["rabbitmq"] ?? TestEnvironment.ConnectionString("rabbitmq"),
+            ["Outbox:PublishTimeout"] = "00:00:03",
             ["Security:RequireHttps"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
         });

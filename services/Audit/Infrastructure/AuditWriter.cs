@@ -17,7 +17,7 @@ public sealed class AuditIngestOptions
     public int MaxBatchSize { get; set; } = 1000;
 
     /// <summary>Messages the broker hands out before acknowledgement (and consumed concurrently): the batches' source.</summary>
-    public int PrefetchCount { get; set; } = 2000;
+    public int PrefetchCount { get; set; } = 1000;
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 }
