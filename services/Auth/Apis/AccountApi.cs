@@ -242,5 +242,5 @@ public sealed class AccountServices(
 
     public TokenServiceClient Tokens { get; } = tokens;
 
-    public ILogger Logger { get; } = logger;
+    public ILogger<AccountServices> Logger { get; } = logger;
 }

@@ -160,7 +160,8 @@ public sealed class PasswordPolicy(CommonPasswords commonPasswords)
         {
             if (char.IsAsciiDigit(a) && char.IsAsciiDigit(b))
             {
-                return ((b - a) % 10 + 10) % 10 switch { 1 => 1, 9 => -1, _ => 0 };
+                var step = ((b - a) % 10 + 10) % 10;
+                return step switch { 1 => 1, 9 => -1, _ => 0 };
             }
             return b - a is 1 or -1 ? b - a : 0;
         }
