@@ -108,7 +108,7 @@ public class RegisterTests(AuthApp app) : IClassFixture<AuthApp>
     }
 
     [Fact]
-    public async Task An_already_registered_address_gets_the_same_answer_as_a_new_one_and_nothing_is_stored()
+    public async Task An_already_registered_address_gets_the_same_answer_as_a_new_one_and_no_account_changes()
     {
         var email = AuthApp.NewEmail();
         var firstId = await app.RegisterAsync(email, GoodPassword);
@@ -126,9 +126,13 @@ public class RegisterTests(AuthApp app) : IClassFixture<AuthApp>
         Assert.NotEqual(firstId, body.GetProperty("id").GetString());
         Assert.Equal(7, Guid.Parse(body.GetProperty("id").GetString()!).Version);
 
+        // The fresh address got its account; the taken one only an event for its owner, with no password.
         var after = await app.CountRowsAsync();
-        Assert.Equal((before.Users + 1, before.UserRoles + 1, before.Events + 1), after); // only the fresh one
+        Assert.Equal((before.Users + 1, before.UserRoles + 1, before.Events + 2), after);
         Assert.Equal(1, await app.WithDbAsync(db => db.Users.CountAsync(u => u.Email == email)));
+        var attempt = (await app.EventsAsync("RegistrationAttemptedForExistingAccount")).Last();
+        Assert.Equal(firstId, JsonSerializer.Deserialize<JsonElement>(attempt.Payload).GetProperty("subject").GetString());
+        Assert.DoesNotContain("passphrase", attempt.Payload, StringComparison.Ordinal);
         // The original password still signs in; the second one does not.
         var stored = await app.WithUsersAsync(async users => (await users.FindByEmailAsync(email))!);
         Assert.True(await app.WithUsersAsync(users => users.CheckPasswordAsync(stored, GoodPassword)));
@@ -151,4 +155,23 @@ public class RegisterTests(AuthApp app) : IClassFixture<AuthApp>
 
     private static List<string> HeaderNames(HttpResponseMessage response) =>
         [.. response.Headers.Select(h => h.Key).Concat(response.Content.Headers.Select(h => h.Key)).Where(h => h != "Date").Order()];
+}
+
+public class OpenApiTests(AuthApp app) : IClassFixture<AuthApp>
+{
+    [Fact]
+    public async Task The_openapi_document_describes_every_auth_endpoint_with_its_request_and_problem_responses()
+    {
+        var document = await HttpAssert.OkJsonAsync<JsonElement>(await app.Client.GetAsync("/openapi/v1.json"));
+
+        var paths = document.GetProperty("paths");
+        foreach (var (path, method) in new[] { ("/auth/register", "post"), ("/auth/login", "post"), ("/auth/logout", "post"), ("/auth/password/change", "post"), ("/auth/password-policy", "get") })
+        {
+            Assert.True(paths.TryGetProperty(path, out var item) && item.TryGetProperty(method, out _), $"{method} {path} missing");
+        }
+        var login = paths.GetProperty("/auth/login").GetProperty("post");
+        Assert.True(login.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
+        Assert.True(login.GetProperty("responses").TryGetProperty("401", out _));
+        Assert.True(paths.GetProperty("/auth/register").GetProperty("post").GetProperty("responses").TryGetProperty("400", out _));
+    }
 }

@@ -69,8 +69,7 @@ public sealed partial class AdminBootstrapper(
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<User>>();
         var db = scope.ServiceProvider.GetRequiredService<AuthDbContext>();
-        var adminRoleId = RoleNames.Seed.Single(r => r.Name == RoleNames.Admin).Id;
-        if (await db.UserRoles.AnyAsync(ur => ur.RoleId == adminRoleId, cancellationToken))
+        if (await db.UserRoles.AnyAsync(ur => ur.RoleId == RoleNames.AdminRoleId, cancellationToken))
         {
             return;
         }

@@ -31,11 +31,13 @@ public static class RoleNames
 {
     public const string Admin = "admin";
     public const string User = "user";
+    public const string AdminRoleId = "0192f0d2-6c00-7000-8000-000000000001";
+    public const string UserRoleId = "0192f0d2-6c00-7000-8000-000000000002";
 
     /// <summary>Seeded by the migration; fixed ids so the data is stable.</summary>
     internal static readonly IdentityRole[] Seed =
     [
-        new(Admin) { Id = "0192f0d2-6c00-7000-8000-000000000001", NormalizedName = "ADMIN", ConcurrencyStamp = "6e0a5c1e-admin" },
-        new(User) { Id = "0192f0d2-6c00-7000-8000-000000000002", NormalizedName = "USER", ConcurrencyStamp = "6e0a5c1e-user" },
+        new(Admin) { Id = AdminRoleId, NormalizedName = "ADMIN", ConcurrencyStamp = "6e0a5c1e-admin" },
+        new(User) { Id = UserRoleId, NormalizedName = "USER", ConcurrencyStamp = "6e0a5c1e-user" },
     ];
 }

@@ -7,17 +7,21 @@ using Xunit.Abstractions;
 namespace SecurePlatform.Auth.Tests;
 
 /// <summary>
+/// Neither sign-in nor registration may tell whether an account exists by time.
 /// Sign-in must not tell an unknown address, a wrong password and a disabled account apart by time
 /// (security-reference §3.5): each failure does one Argon2id verification (a dummy hash when there is no
-/// usable account), one look-up and one outbox row. Method: warm-up, then 15 samples per class,
-/// interleaved in a seeded random order, sequential, a different account per sample, timed client-side
+/// usable account), one look-up and one outbox row. Method: warm-up, then 21 samples per class in
+/// blocks (every block holds one request of each class in a seeded random order, so a burst of load from
+/// other work on the machine hits all classes alike), sequential, a different account per sample, timed client-side
 /// around the whole request. Pass: every pair of failure medians within max(15 ms, 10 % of the larger
 /// median). The Mann–Whitney p-values and the success median are reported, not asserted. On a shared
 /// 2-core machine one failed round is measured again once before the test fails.
+/// Registration of an existing address (decoy 201, no insert) against a new one (insert in a transaction):
+/// the same method and bound.
 /// </summary>
-public class LoginTimingTests(AuthApp app, ITestOutputHelper output) : IClassFixture<AuthApp>
+public class EnumerationTimingTests(AuthApp app, ITestOutputHelper output) : IClassFixture<AuthApp>
 {
-    private const int Samples = 15;
+    private const int Samples = 21;
     private const string Password = "zebra glacier 47 lantern";
     private static readonly string[] Classes = ["unknown", "wrong", "disabled", "success"];
 
@@ -49,11 +53,55 @@ public class LoginTimingTests(AuthApp app, ITestOutputHelper output) : IClassFix
         Assert.True(medians["success"] > 0);
     }
 
+    [Fact]
+    public async Task Registering_an_existing_address_takes_the_same_time_as_a_new_one()
+    {
+        var existing = new List<string>();
+        for (var i = 0; i < Samples; i++)
+        {
+            existing.Add(await RegisterAsync());
+        }
+        for (var i = 0; i < 4; i++) // warm-up
+        {
+            await TimeRegistrationAsync(i % 2 == 0 ? AuthApp.NewEmail() : existing[i]);
+        }
+
+        var report = "";
+        var passed = false;
+        for (var round = 0; round < 2 && !passed; round++)
+        {
+            var random = new Random(21 + round);
+            var order = Enumerable.Range(0, Samples).SelectMany(i => new[] { (New: true, Index: i), (New: false, Index: i) }.OrderBy(_ => random.Next())).ToList();
+            var fresh = new List<double>();
+            var taken = new List<double>();
+            foreach (var (isNew, index) in order)
+            {
+                (isNew ? fresh : taken).Add(await TimeRegistrationAsync(isNew ? AuthApp.NewEmail() : existing[index]));
+            }
+            var difference = Math.Abs(Median(fresh) - Median(taken));
+            var bound = Math.Max(15, 0.10 * Math.Max(Median(fresh), Median(taken)));
+            passed = difference <= bound;
+            report += $"{(round > 0 ? "second round: " : "")}register medians (ms, n={Samples} each): new {Median(fresh):F1} [p10 {Percentile(fresh, 0.1):F1}, p90 {Percentile(fresh, 0.9):F1}], " +
+                      $"existing {Median(taken):F1} [p10 {Percentile(taken, 0.1):F1}, p90 {Percentile(taken, 0.9):F1}]; |difference| = {difference:F1} ms (bound {bound:F1} ms), Mann-Whitney p = {MannWhitneyP(fresh, taken):F3}. ";
+        }
+        output.WriteLine(report);
+        Assert.True(passed, report);
+    }
+
+    private async Task<double> TimeRegistrationAsync(string email)
+    {
+        var watch = Stopwatch.StartNew();
+        var response = await app.Client.PostAsJsonAsync("/auth/register", new { email, password = Password });
+        await response.Content.ReadAsByteArrayAsync();
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return elapsed;
+    }
+
     private async Task<(Dictionary<string, double> Medians, bool Passed, string Report)> MeasureAsync(List<string> known, List<string> disabled, int seed)
     {
-        var order = Classes.SelectMany(c => Enumerable.Range(0, Samples).Select(i => (Class: c, Index: i))).ToList();
         var random = new Random(seed);
-        order = [.. order.OrderBy(_ => random.Next())];
+        var order = Enumerable.Range(0, Samples).SelectMany(i => Classes.Select(c => (Class: c, Index: i)).OrderBy(_ => random.Next())).ToList();
         var samples = Classes.ToDictionary(c => c, _ => new List<double>());
         foreach (var (kind, index) in order)
         {
@@ -110,7 +158,7 @@ public class LoginTimingTests(AuthApp app, ITestOutputHelper output) : IClassFix
         return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
     }
 
-    /// <summary>Two-sided Mann–Whitney U test, normal approximation (fine for n = 15 per group).</summary>
+    /// <summary>Two-sided Mann–Whitney U test, normal approximation (fine for n = 21 per group).</summary>
     private static double MannWhitneyP(List<double> a, List<double> b)
     {
         var ranked = a.Select(v => (v, group: 0)).Concat(b.Select(v => (v, group: 1))).OrderBy(x => x.v).ToList();

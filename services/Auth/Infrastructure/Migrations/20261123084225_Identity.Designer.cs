@@ -12,8 +12,8 @@ using SecurePlatform.Auth.Infrastructure;
 namespace SecurePlatform.Auth.Infrastructure.Migrations
 {
     [DbContext(typeof(AuthDbContext))]
-    [Migration("20261123082733_Initial")]
-    partial class Initial
+    [Migration("20261123084225_Identity")]
+    partial class Identity
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
