@@ -96,11 +96,9 @@ for s in "${SERVICES[@]}"; do
   dir="$ROOT/artifacts/bin/$project/release"
   [[ -f "$dir/$project.dll" ]] || { say "$project is not built; run without RUN_NO_BUILD"; exit 1; }
   if ss -Hltn "sport = :$port" | grep -q .; then say "port $port ($svc-service) is already in use"; exit 1; fi
-  (
-    cd "$dir"
-    while IFS= read -r kv; do export "${kv?}"; done < <(service_env "$svc" "$port")
-    exec setsid dotnet "$project.dll" >"$LOGS/$svc-service.log" 2>&1 </dev/null
-  ) &
+  # env(1), not export: names such as services__token-service__http__0 are not valid shell identifiers
+  mapfile -t assignments < <(service_env "$svc" "$port")
+  ( cd "$dir" && exec env "${assignments[@]}" setsid dotnet "$project.dll" >"$LOGS/$svc-service.log" 2>&1 </dev/null ) &
   echo $! > "$STATE/$svc-service.pid"
 done
 
