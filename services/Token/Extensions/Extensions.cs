@@ -98,6 +98,9 @@ public static class Extensions
                 server.RemoveEventHandler(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RevokeSession.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RejectRevokedSessions.Descriptor);
+                // Every platform token has the one audience secureplatform-api; the clients allowed to introspect
+                // are the registered resource servers (endpoint permission), not the token's audience by name.
+                server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor);
                 server.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableUserInfoEndpointPassthrough()
