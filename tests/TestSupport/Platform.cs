@@ -22,6 +22,10 @@ public sealed class Platform : IAsyncDisposable
 
     public static string AuthClientSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
 
+    public const string AdminEmail = "admin@e2e.secureplatform.test";
+
+    public static string AdminPassword { get; } = "Adm1n-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+
     public static string ClientSecretHashKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
 
     /// <summary>The environment of one service: connection strings, service discovery and platform secrets.</summary>
@@ -44,6 +48,12 @@ public sealed class Platform : IAsyncDisposable
         {
             env[$"services__{service.Split('.')[0].ToLowerInvariant()}-service__http__0"] = $"http://127.0.0.1:{port}";
         }
+        if (project == "Token.Api")
+        {
+            env["Token__Issuer"] = $"http://127.0.0.1:{ports[project]}/";
+        }
+        env["Bootstrap__AdminEmail"] = AdminEmail;
+        env["Bootstrap__AdminPassword"] = AdminPassword;
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             env[key] = value;
