@@ -8,9 +8,27 @@ public sealed class Platform : IAsyncDisposable
 {
     public static readonly string[] Services = ["Auth.Api", "Token.Api", "Audit.Api", "Profile.Api"];
 
-    private Platform(Dictionary<string, ServiceProcess> processes) => Processes = processes;
+    private readonly Dictionary<string, ServiceProcess> _processes;
+    private readonly Dictionary<string, (Dictionary<string, string> Environment, int Port)> _launch;
 
-    public IReadOnlyDictionary<string, ServiceProcess> Processes { get; }
+    private Platform(Dictionary<string, ServiceProcess> processes, Dictionary<string, (Dictionary<string, string>, int)> launch)
+    {
+        _processes = processes;
+        _launch = launch;
+    }
+
+    public IReadOnlyDictionary<string, ServiceProcess> Processes => _processes;
+
+    /// <summary>Stops one service (kills the process), as a crash or a deployment would.</summary>
+    public async Task StopAsync(string project) => await _processes[project].DisposeAsync();
+
+    /// <summary>Starts a stopped service again, same port, same configuration and database.</summary>
+    public async Task StartAgainAsync(string project)
+    {
+        var (environment, port) = _launch[project];
+        _processes[project] = ServiceProcess.Start(project, environment, port);
+        await _processes[project].WaitUntilAliveAsync(TimeSpan.FromSeconds(60));
+    }
 
     public ServiceProcess Auth => Processes["Auth.Api"];
 
@@ -65,8 +83,9 @@ public sealed class Platform : IAsyncDisposable
     public static async Task<Platform> StartAsync(IReadOnlyDictionary<string, string> infra, string databaseSuffix, IReadOnlyDictionary<string, string>? extra = null)
     {
         var ports = Services.ToDictionary(s => s, _ => ServiceProcess.FreePort());
-        var processes = Services.ToDictionary(s => s, s => ServiceProcess.Start(s, EnvironmentFor(s, infra, databaseSuffix, ports, extra), ports[s]));
-        var platform = new Platform(processes);
+        var launch = Services.ToDictionary(s => s, s => (EnvironmentFor(s, infra, databaseSuffix, ports, extra), ports[s]));
+        var processes = Services.ToDictionary(s => s, s => ServiceProcess.Start(s, launch[s].Item1, launch[s].Item2));
+        var platform = new Platform(processes, launch);
         try
         {
             await Task.WhenAll(processes.Values.Select(p => p.WaitUntilAliveAsync(TimeSpan.FromSeconds(60))));
