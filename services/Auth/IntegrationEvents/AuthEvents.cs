@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using SecurePlatform.Contracts;
+using SecurePlatform.ServiceDefaults.Messaging;
 
 namespace SecurePlatform.Auth.IntegrationEvents;
 
@@ -7,17 +7,11 @@ namespace SecurePlatform.Auth.IntegrationEvents;
 public static class AuthEvents
 {
     public const string SourceService = "auth-service";
-    public const int MaxUserAgentLength = 512;
+    public const int MaxUserAgentLength = EventStamping.MaxUserAgentLength;
 
-    public static T Create<T>(HttpContext http, string? actor, string? subject) where T : IntegrationEvent, new() => new()
-    {
-        SourceService = SourceService,
-        Actor = actor,
-        Subject = subject,
-        IpAddress = ClientAddress(http),
-        UserAgent = UserAgent(http),
-        CorrelationId = Activity.Current?.TraceId.ToString(),
-    };
+    /// <summary>A new event stamped by the platform's <see cref="EventStamping"/>, with the IPv4 form of the caller's address.</summary>
+    public static T Create<T>(HttpContext http, string? actor, string? subject) where T : IntegrationEvent, new()
+        => new T { IpAddress = ClientAddress(http), UserAgent = UserAgent(http) }.Stamp(SourceService, http, actor, subject);
 
     /// <summary>The caller's address (after forwarded headers from trusted proxies), IPv4 without the IPv6 mapping.</summary>
     public static string? ClientAddress(HttpContext http)
