@@ -56,6 +56,9 @@ public class BootstrapTests
             Assert.Equal("admin user", Assert.Single(app.TokenService.TokenRequests).Form["roles"]);
             var registered = Assert.Single(await app.EventsAsync("UserRegistered"));
             Assert.DoesNotContain(AdminPassword, registered.Payload, StringComparison.Ordinal);
+            var payload = System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(registered.Payload);
+            Assert.Equal("auth-service", payload.GetProperty("actor").GetString());
+            Assert.Single(await app.EventsAsync("RoleGranted"));
             app.KeepDatabase = true;
         }
         finally

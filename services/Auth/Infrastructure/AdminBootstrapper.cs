@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Messaging;
@@ -107,21 +108,9 @@ public sealed partial class AdminBootstrapper(
                 return;
             }
             await users.AddToRolesAsync(admin, [RoleNames.Admin, RoleNames.User]);
-            db.AddIntegrationEvent(new UserRegistered
-            {
-                SourceService = IntegrationEvents.AuthEvents.SourceService,
-                Actor = "bootstrap",
-                Subject = admin.Id,
-                CorrelationId = System.Diagnostics.Activity.Current?.TraceId.ToString(),
-            });
-            db.AddIntegrationEvent(new RoleGranted
-            {
-                SourceService = IntegrationEvents.AuthEvents.SourceService,
-                Actor = "bootstrap",
-                Subject = admin.Id,
-                Role = RoleNames.Admin,
-                CorrelationId = System.Diagnostics.Activity.Current?.TraceId.ToString(),
-            });
+            // No request: the actor is auth-service itself (its client id), the subject the new administrator.
+            db.AddIntegrationEvent(new UserRegistered().Stamp(AuthEvents.SourceService, http: null, actor: TokenServiceOptions.ClientId, subject: admin.Id));
+            db.AddIntegrationEvent(new RoleGranted { Role = RoleNames.Admin }.Stamp(AuthEvents.SourceService, http: null, actor: TokenServiceOptions.ClientId, subject: admin.Id));
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             LogCreated();
