@@ -62,6 +62,28 @@ source "$SECRETS"
 ADMIN_EMAIL="${Bootstrap__AdminEmail:-admin@secureplatform.local}"
 ADMIN_PASSWORD="${Bootstrap__AdminPassword:-$BOOTSTRAP_ADMIN_PASSWORD}"
 
+service_env() { # the variables the AppHost would inject, plus the platform's development secrets
+  local svc="$1" port="$2" s name p
+  echo "ASPNETCORE_ENVIRONMENT=Development"
+  echo "ASPNETCORE_URLS=http://127.0.0.1:$port"
+  echo "ConnectionStrings__${svc}db=${CS[${svc}db]}"
+  echo "ConnectionStrings__redis=${CS[redis]}"
+  echo "ConnectionStrings__rabbitmq=${CS[rabbitmq]}"
+  for s in "${SERVICES[@]}"; do IFS=: read -r name _ p <<<"$s"; echo "services__${name}-service__http__0=http://127.0.0.1:$p"; done
+  echo "TokenService__ClientSecret=$AUTH_CLIENT_SECRET"
+  echo "Clients__auth-service__Secret=$AUTH_CLIENT_SECRET"
+  echo "Token__ClientSecretHashKey=$CLIENT_SECRET_HASH_KEY"
+  echo "Bootstrap__AdminEmail=$ADMIN_EMAIL"
+  echo "Bootstrap__AdminPassword=$ADMIN_PASSWORD"
+  echo "Token__Issuer=http://127.0.0.1:5102/"
+  [[ -z "${BENCH_CLIENT_SECRET:-}" ]] || echo "Clients__bench__Secret=$BENCH_CLIENT_SECRET"
+}
+
+if [[ "${1:-}" == print-env ]]; then   # ./run.sh print-env <auth|token|audit|profile> <port>: what a service gets
+  service_env "$2" "$3"
+  exit 0
+fi
+
 # ---------------------------------------------------------------- build
 if [[ "${RUN_NO_BUILD:-}" != 1 ]]; then
   say "building (Release)..."
@@ -76,31 +98,15 @@ trap 'echo; say "stopping..."; stop_services; [[ ! -e "$STATE/infra-started" || 
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-service_env() { # the variables the AppHost would inject, plus the platform's development secrets
-  local svc="$1" port="$2" s name p
-  echo "ASPNETCORE_ENVIRONMENT=Development"
-  echo "ASPNETCORE_URLS=http://127.0.0.1:$port"
-  echo "ConnectionStrings__${svc}db=${CS[${svc}db]}"
-  echo "ConnectionStrings__redis=${CS[redis]}"
-  echo "ConnectionStrings__rabbitmq=${CS[rabbitmq]}"
-  for s in "${SERVICES[@]}"; do IFS=: read -r name _ p <<<"$s"; echo "services__${name}-service__http__0=http://127.0.0.1:$p"; done
-  echo "TokenService__ClientSecret=$AUTH_CLIENT_SECRET"
-  echo "Clients__auth-service__Secret=$AUTH_CLIENT_SECRET"
-  echo "Token__ClientSecretHashKey=$CLIENT_SECRET_HASH_KEY"
-  echo "Bootstrap__AdminEmail=$ADMIN_EMAIL"
-  echo "Bootstrap__AdminPassword=$ADMIN_PASSWORD"
-}
 
 for s in "${SERVICES[@]}"; do
   IFS=: read -r svc project port <<<"$s"
   dir="$ROOT/artifacts/bin/$project/release"
   [[ -f "$dir/$project.dll" ]] || { say "$project is not built; run without RUN_NO_BUILD"; exit 1; }
   if ss -Hltn "sport = :$port" | grep -q .; then say "port $port ($svc-service) is already in use"; exit 1; fi
-  (
-    cd "$dir"
-    while IFS= read -r kv; do export "${kv?}"; done < <(service_env "$svc" "$port")
-    exec setsid dotnet "$project.dll" >"$LOGS/$svc-service.log" 2>&1 </dev/null
-  ) &
+  # env(1), not export: names such as services__token-service__http__0 are not valid shell identifiers
+  mapfile -t assignments < <(service_env "$svc" "$port")
+  ( cd "$dir" && exec env "${assignments[@]}" setsid dotnet "$project.dll" >"$LOGS/$svc-service.log" 2>&1 </dev/null ) &
   echo $! > "$STATE/$svc-service.pid"
 done
 

@@ -357,9 +357,11 @@ daemonize yes
 pidfile "$d/redis.pid"
 logfile "$d/redis.log"
 dir "$d"
-# dev/CI: no persistence
+# Revocation keys and token-service's Data Protection key ring live here: keep them across restarts
+# (append-only file, fsync once a second); no RDB snapshots.
 save ""
-appendonly no
+appendonly yes
+appendfsync everysec
 EOF
   )
   rm -f "$d/redis.pid"

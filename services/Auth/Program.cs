@@ -1,3 +1,4 @@
+using SecurePlatform.Auth.Apis;
 using SecurePlatform.Auth.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,5 +10,7 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapDefaultEndpoints();
+app.MapAccountApi();
+app.MapSessionApi();
 
 app.Run();

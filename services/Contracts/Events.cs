@@ -7,6 +7,13 @@ namespace SecurePlatform.Contracts;
 /// <summary>A new account. Subject: the new user's id.</summary>
 public sealed record UserRegistered : IntegrationEvent;
 
+/// <summary>
+/// Someone tried to register an address that already has an account. The caller got the same answer as for a
+/// new address (no enumeration oracle); this tells the owner (audit, later an email) and shows probing.
+/// Subject: the existing account.
+/// </summary>
+public sealed record RegistrationAttemptedForExistingAccount : IntegrationEvent;
+
 /// <summary>A password (and, if required, MFA) check passed and a session was opened.</summary>
 public sealed record LoginSucceeded : IntegrationEvent
 {

@@ -1,3 +1,4 @@
+using SecurePlatform.Token.Apis;
 using SecurePlatform.Token.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,5 +10,7 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapDefaultEndpoints();
+app.MapTokenApi();
+app.MapSessionsApi();
 
 app.Run();

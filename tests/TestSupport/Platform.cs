@@ -8,9 +8,27 @@ public sealed class Platform : IAsyncDisposable
 {
     public static readonly string[] Services = ["Auth.Api", "Token.Api", "Audit.Api", "Profile.Api"];
 
-    private Platform(Dictionary<string, ServiceProcess> processes) => Processes = processes;
+    private readonly Dictionary<string, ServiceProcess> _processes;
+    private readonly Dictionary<string, (Dictionary<string, string> Environment, int Port)> _launch;
 
-    public IReadOnlyDictionary<string, ServiceProcess> Processes { get; }
+    private Platform(Dictionary<string, ServiceProcess> processes, Dictionary<string, (Dictionary<string, string>, int)> launch)
+    {
+        _processes = processes;
+        _launch = launch;
+    }
+
+    public IReadOnlyDictionary<string, ServiceProcess> Processes => _processes;
+
+    /// <summary>Stops one service (kills the process), as a crash or a deployment would.</summary>
+    public async Task StopAsync(string project) => await _processes[project].DisposeAsync();
+
+    /// <summary>Starts a stopped service again, same port, same configuration and database.</summary>
+    public async Task StartAgainAsync(string project)
+    {
+        var (environment, port) = _launch[project];
+        _processes[project] = ServiceProcess.Start(project, environment, port);
+        await _processes[project].WaitUntilAliveAsync(TimeSpan.FromSeconds(60));
+    }
 
     public ServiceProcess Auth => Processes["Auth.Api"];
 
@@ -21,6 +39,10 @@ public sealed class Platform : IAsyncDisposable
     public ServiceProcess Profile => Processes["Profile.Api"];
 
     public static string AuthClientSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+
+    public const string AdminEmail = "admin@e2e.secureplatform.test";
+
+    public static string AdminPassword { get; } = "Adm1n-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
 
     public static string ClientSecretHashKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
 
@@ -44,6 +66,12 @@ public sealed class Platform : IAsyncDisposable
         {
             env[$"services__{service.Split('.')[0].ToLowerInvariant()}-service__http__0"] = $"http://127.0.0.1:{port}";
         }
+        if (project == "Token.Api")
+        {
+            env["Token__Issuer"] = $"http://127.0.0.1:{ports[project]}/";
+        }
+        env["Bootstrap__AdminEmail"] = AdminEmail;
+        env["Bootstrap__AdminPassword"] = AdminPassword;
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             env[key] = value;
@@ -55,8 +83,9 @@ public sealed class Platform : IAsyncDisposable
     public static async Task<Platform> StartAsync(IReadOnlyDictionary<string, string> infra, string databaseSuffix, IReadOnlyDictionary<string, string>? extra = null)
     {
         var ports = Services.ToDictionary(s => s, _ => ServiceProcess.FreePort());
-        var processes = Services.ToDictionary(s => s, s => ServiceProcess.Start(s, EnvironmentFor(s, infra, databaseSuffix, ports, extra), ports[s]));
-        var platform = new Platform(processes);
+        var launch = Services.ToDictionary(s => s, s => (EnvironmentFor(s, infra, databaseSuffix, ports, extra), ports[s]));
+        var processes = Services.ToDictionary(s => s, s => ServiceProcess.Start(s, launch[s].Item1, launch[s].Item2));
+        var platform = new Platform(processes, launch);
         try
         {
             await Task.WhenAll(processes.Values.Select(p => p.WaitUntilAliveAsync(TimeSpan.FromSeconds(60))));

@@ -1,5 +1,10 @@
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using SecurePlatform.Auth.Infrastructure;
+using SecurePlatform.Auth.Model;
+using Microsoft.Extensions.Http.Resilience;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Security;
 
 namespace SecurePlatform.Auth.Extensions;
 
@@ -12,5 +17,59 @@ public static class Extensions
         builder.AddMessaging();
         builder.AddOutboxDispatcher<AuthDbContext>();
         builder.AddDefaultAuthentication();
+        builder.AddAccounts();
+        builder.AddTokenServiceClient();
+        // After AddNpgsqlDbContext, whose migrator therefore runs first.
+        builder.Services.AddHostedService<AdminBootstrapper>();
+    }
+
+    /// <summary>Identity on EF Core with the Argon2id hasher and the password policy as its only validator.</summary>
+    public static IHostApplicationBuilder AddAccounts(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddIdentityCore<User>(identity =>
+            {
+                identity.User.RequireUniqueEmail = true;
+                identity.User.AllowedUserNameCharacters = ""; // the user name is the normalised email; EmailAddress checks it
+                // No composition rules (NIST SP 800-63B); PasswordPolicy decides.
+                identity.Password.RequiredLength = PasswordPolicy.MinLength;
+                identity.Password.RequireDigit = false;
+                identity.Password.RequireLowercase = false;
+                identity.Password.RequireUppercase = false;
+                identity.Password.RequireNonAlphanumeric = false;
+                identity.Password.RequiredUniqueChars = 1;
+            })
+            .AddRoles<IdentityRole>()
+            .AddEntityFrameworkStores<AuthDbContext>();
+
+        builder.Services.AddOptions<PasswordHashingOptions>()
+            .BindConfiguration(PasswordHashingOptions.SectionName)
+            .Validate(o => o.Parameters.IsAtLeast(Argon2Parameters.OwaspMinimum),
+                $"PasswordHashing: Iterations and MemoryKiB must be at least OWASP's Argon2id minimum ({Argon2Parameters.OwaspMinimum}).")
+            .ValidateOnStart();
+        builder.Services.Replace(ServiceDescriptor.Singleton<IPasswordHasher<User>, Argon2idPasswordHasher>());
+        builder.Services.RemoveAll<IPasswordValidator<User>>();
+        builder.Services.AddScoped<IPasswordValidator<User>, PolicyPasswordValidator>();
+        builder.Services.AddSingleton(_ => new PasswordPolicy(CommonPasswords.Shipped));
+        builder.Services.AddSingleton<DummyPasswordHash>();
+        builder.Services.AddOptions<LoginOptions>().BindConfiguration(LoginOptions.SectionName);
+        builder.Services.AddOptions<BootstrapOptions>().BindConfiguration(BootstrapOptions.SectionName);
+        return builder;
+    }
+
+    /// <summary>
+    /// The typed client of the back channel to token-service. Its sign-in POST is not idempotent (each one
+    /// opens a session), so the standard resilience handler here never retries unsafe methods; the revocation
+    /// DELETEs may be retried.
+    /// </summary>
+    public static IHostApplicationBuilder AddTokenServiceClient(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<TokenServiceOptions>().BindConfiguration(TokenServiceOptions.SectionName);
+        builder.Services.AddRequiredSecret("TokenService:ClientSecret");
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is experimental; it is the documented way to replace the handler ConfigureHttpClientDefaults added.
+        builder.Services.AddHttpClient<TokenServiceClient>(http => http.BaseAddress = new Uri(TokenServiceOptions.BaseAddress))
+            .RemoveAllResilienceHandlers()
+            .AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());
+#pragma warning restore EXTEXP0001
+        return builder;
     }
 }

@@ -1,4 +1,16 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
+using Microsoft.Extensions.Options;
+using OpenIddict.Server;
+using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.Token.Infrastructure;
+using SecurePlatform.Token.IntegrationEvents;
+using SecurePlatform.Token.Model;
+using SecurePlatform.Token.Services;
+using StackExchange.Redis;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace SecurePlatform.Token.Extensions;
 
@@ -6,9 +18,94 @@ public static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
+        var section = builder.Configuration.GetSection(TokenOptions.SectionName);
+        var options = section.Get<TokenOptions>() ?? new TokenOptions();
+        builder.Services.Configure<TokenOptions>(section);
+        builder.Services.AddSingleton(TimeProvider.System);
+
         builder.AddNpgsqlDbContext<TokenDbContext>("tokendb");
         builder.AddRedis();
-        builder.AddMessaging();
+        builder.AddMessaging(bus =>
+        {
+            bus.AddConsumer<PasswordChangedConsumer>();
+            bus.AddConsumer<UserDisabledConsumer>();
+            bus.AddConsumer<UserDeletedConsumer>();
+            bus.AddConsumer<RoleGrantedConsumer>();
+            bus.AddConsumer<RoleRevokedConsumer>();
+        });
         builder.AddOutboxDispatcher<TokenDbContext>();
+
+        // token-service validates its own access tokens (sessions API) like every other service does.
+        if (builder.Configuration["Auth:Authority"] is null && options.Issuer is not null)
+        {
+            builder.Configuration["Auth:Authority"] = options.Issuer.ToString();
+        }
+        builder.AddDefaultAuthentication();
+        builder.Services.AddSingleton<SessionRevocationWriter>();
+        builder.Services.AddScoped<SessionService>();
+
+        // Key material in tokendb is encrypted with Data Protection; its key ring is shared through Redis so
+        // every replica can read every key.
+        builder.Services.AddDataProtection().SetApplicationName("secureplatform-token-service");
+        builder.Services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer>((o, redis) =>
+            o.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "dataprotection:token-service"));
+
+        builder.Services.AddRequiredSecret("Token:ClientSecretHashKey");
+        builder.Services.AddSingleton(sp => ClientSecretHasher.FromConfiguredKey(
+            sp.GetRequiredService<IOptions<TokenOptions>>().Value.ClientSecretHashKey
+            ?? (builder.Environment.IsProduction()
+                ? throw new InvalidOperationException("Token:ClientSecretHashKey is required.")
+                : "development-only-client-secret-hash-key")));
+
+        builder.Services.AddSingleton<KeyRing>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyRing>());
+        builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>>(sp => sp.GetRequiredService<KeyRing>());
+        builder.Services.AddSingleton<IOptionsChangeTokenSource<OpenIddictServerOptions>>(sp => sp.GetRequiredService<KeyRing>());
+        builder.Services.AddHostedService<ClientRegistrations>();
+
+        builder.Services.AddOpenIddict()
+            .AddCore(core =>
+            {
+                core.UseEntityFrameworkCore().UseDbContext<TokenDbContext>();
+                core.ReplaceApplicationManager(typeof(KeyedHashApplicationManager<>));
+            })
+            .AddServer(server =>
+            {
+                server.SetTokenEndpointUris(PlatformGrant.TokenPath[1..])
+                    .SetRevocationEndpointUris("connect/revoke")
+                    .SetIntrospectionEndpointUris("connect/introspect")
+                    .SetUserInfoEndpointUris("connect/userinfo")
+                    .SetJsonWebKeySetEndpointUris(".well-known/jwks")
+                    .SetConfigurationEndpointUris(".well-known/openid-configuration");
+                server.AllowClientCredentialsFlow().AllowRefreshTokenFlow().AllowCustomFlow(PlatformGrant.SignIn);
+                server.RegisterScopes(Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile, ClientRegistrations.ApiScope);
+                server.RegisterClaims(Claims.Subject, PlatformClaims.SessionId, PlatformClaims.Roles, PlatformClaims.Amr);
+                server.SetAccessTokenLifetime(options.AccessTokenLifetime);
+                server.SetRefreshTokenLifetime(options.SessionIdleTimeout);
+                server.SetRefreshTokenReuseLeeway(options.RefreshTokenReuseLeeway);
+                // Self-contained JWT access tokens need no row per issue; sessions (our table) carry rotation and revocation.
+                server.DisableAccessTokenEncryption();
+                server.DisableTokenStorage();
+                server.DisableAuthorizationStorage();
+                server.DisableSlidingRefreshTokenExpiration();
+                if (options.Issuer is not null)
+                {
+                    server.SetIssuer(options.Issuer);
+                }
+                server.AddEventHandler(OpenIddictHandlers.RefreshTokenFromCookie.Descriptor);
+                server.AddEventHandler(OpenIddictHandlers.RefreshTokenToCookie.Descriptor);
+                server.AddEventHandler(OpenIddictHandlers.AccessTokensBelongToTheirApp.Descriptor);
+                server.RemoveEventHandler(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor);
+                server.AddEventHandler(OpenIddictHandlers.RevokeSession.Descriptor);
+                server.AddEventHandler(OpenIddictHandlers.RejectRevokedSessions.Descriptor);
+                // Every platform token has the one audience secureplatform-api; the clients allowed to introspect
+                // are the registered resource servers (endpoint permission), not the token's audience by name.
+                server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor);
+                server.UseAspNetCore()
+                    .EnableTokenEndpointPassthrough()
+                    .EnableUserInfoEndpointPassthrough()
+                    // Plain HTTP is already refused outside Development by ServiceDefaults (400, no redirect).
+                    .DisableTransportSecurityRequirement();
+            });
     }
 }

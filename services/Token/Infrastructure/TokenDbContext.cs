@@ -1,12 +1,37 @@
 using Microsoft.EntityFrameworkCore;
 using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Token.Model;
 
 namespace SecurePlatform.Token.Infrastructure;
 
 public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options) : DbContext(options)
 {
+    public DbSet<Session> Sessions => Set<Session>();
+
+    public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.AddIntegrationEventTables();
+        modelBuilder.UseOpenIddict();
+        modelBuilder.Entity<Session>(e =>
+        {
+            e.ToTable("sessions");
+            e.HasKey(s => s.Id);
+            e.Property(s => s.Subject).HasMaxLength(200);
+            e.Property(s => s.ClientId).HasMaxLength(100);
+            e.Property(s => s.IpAddress).HasMaxLength(64);
+            e.Property(s => s.UserAgent).HasMaxLength(512);
+            e.Property(s => s.RevokedReason).HasMaxLength(64);
+            e.HasIndex(s => s.Subject).HasFilter("revoked_at IS NULL");
+        });
+        modelBuilder.Entity<SigningKey>(e =>
+        {
+            e.ToTable("signing_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Id).HasMaxLength(64);
+            e.Property(k => k.Use).HasMaxLength(16);
+            e.Property(k => k.Algorithm).HasMaxLength(16);
+        });
     }
 }

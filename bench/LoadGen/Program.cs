@@ -1,0 +1,273 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using SecurePlatform.Bench;
+
+// Load scenarios against a running platform (bench/run.sh starts one). Closed loop: N workers, each sends its
+// next request when the previous one answered. Reports throughput per wall second and per CPU-second of the
+// processes that serve the scenario (read from /proc/PID/stat), and latency percentiles.
+//
+//   dotnet LoadGen.dll <scenario> [--seconds 20] [--workers 16] [--cpu-pids 1,2,3] [--base URL] ...
+var options = Options.Parse(args);
+var scenario = Scenarios.Create(options);
+Console.Error.WriteLine($"[bench] {options.Scenario}: preparing ({options.Workers} workers)...");
+await scenario.PrepareAsync();
+
+Console.Error.WriteLine($"[bench] {options.Scenario}: warming up {options.WarmupSeconds} s...");
+await RunAsync(scenario, options.Workers, TimeSpan.FromSeconds(options.WarmupSeconds), record: null);
+
+var latencies = new List<double>[options.Workers];
+for (var i = 0; i < latencies.Length; i++)
+{
+    latencies[i] = new List<double>(100_000);
+}
+var cpuBefore = Cpu.Read(options.CpuPids, options.CpuProcessNames);
+var wall = Stopwatch.StartNew();
+Console.Error.WriteLine($"[bench] {options.Scenario}: measuring {options.Seconds} s...");
+var (ok, failed) = await RunAsync(scenario, options.Workers, TimeSpan.FromSeconds(options.Seconds), latencies);
+wall.Stop();
+var cpuSeconds = Cpu.Read(options.CpuPids, options.CpuProcessNames) - cpuBefore;
+
+var all = latencies.SelectMany(l => l).Order().ToArray();
+double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
+var result = new
+{
+    scenario = options.Scenario,
+    workers = options.Workers,
+    seconds = Math.Round(wall.Elapsed.TotalSeconds, 1),
+    ok,
+    failed,
+    perWallSecond = Math.Round(ok / wall.Elapsed.TotalSeconds, 1),
+    cpuSeconds = Math.Round(cpuSeconds, 2),
+    perCpuSecond = cpuSeconds > 0 ? Math.Round(ok / cpuSeconds, 1) : double.NaN,
+    p50Ms = Math.Round(Percentile(0.50), 2),
+    p99Ms = Math.Round(Percentile(0.99), 2),
+};
+Console.WriteLine(JsonSerializer.Serialize(result));
+return failed > ok / 100 ? 1 : 0; // more than 1 % errors: the numbers are not worth reporting
+
+static async Task<(long Ok, long Failed)> RunAsync(IScenario scenario, int workers, TimeSpan duration, List<double>[]? record)
+{
+    long ok = 0, failed = 0;
+    var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+    await Task.WhenAll(Enumerable.Range(0, workers).Select(worker => Task.Run(async () =>
+    {
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var success = await scenario.SendAsync(worker);
+            var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            if (success)
+            {
+                Interlocked.Increment(ref ok);
+                record?[worker].Add(ms);
+            }
+            else
+            {
+                Interlocked.Increment(ref failed);
+            }
+        }
+    })));
+    return (ok, failed);
+}
+
+namespace SecurePlatform.Bench
+{
+    public sealed class Options
+    {
+        public string Scenario { get; private set; } = "";
+        public int Seconds { get; private set; } = 20;
+        public int WarmupSeconds { get; private set; } = 5;
+        public int Workers { get; private set; } = 16;
+        public int[] CpuPids { get; private set; } = [];
+        public string[] CpuProcessNames { get; private set; } = ["postgres", "redis-server"];
+        public string Auth { get; private set; } = "http://127.0.0.1:5101";
+        public string Token { get; private set; } = "http://127.0.0.1:5102";
+        public string Profile { get; private set; } = "http://127.0.0.1:5104";
+        public string ClientId { get; private set; } = "bench";
+        public string ClientSecret { get; private set; } = Environment.GetEnvironmentVariable("BENCH_CLIENT_SECRET") ?? "";
+
+        public static Options Parse(string[] args)
+        {
+            var o = new Options { Scenario = args.FirstOrDefault() ?? throw new ArgumentException("scenario: login | refresh | profile | client-credentials") };
+            for (var i = 1; i + 1 < args.Length; i += 2)
+            {
+                var value = args[i + 1];
+                switch (args[i])
+                {
+                    case "--seconds": o.Seconds = int.Parse(value); break;
+                    case "--warmup": o.WarmupSeconds = int.Parse(value); break;
+                    case "--workers": o.Workers = int.Parse(value); break;
+                    case "--cpu-pids": o.CpuPids = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)]; break;
+                    case "--cpu-names": o.CpuProcessNames = value.Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                    case "--auth": o.Auth = value; break;
+                    case "--token": o.Token = value; break;
+                    case "--profile": o.Profile = value; break;
+                    case "--client-id": o.ClientId = value; break;
+                    default: throw new ArgumentException("unknown option " + args[i]);
+                }
+            }
+            return o;
+        }
+    }
+
+    /// <summary>CPU time (user + system) of given PIDs and of all processes with given names, in seconds.</summary>
+    public static class Cpu
+    {
+        private const double TicksPerSecond = 100; // USER_HZ on Linux
+
+        public static double Read(int[] pids, string[] names)
+        {
+            var ids = new HashSet<int>(pids);
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (int.TryParse(Path.GetFileName(dir), out var pid) && names.Length > 0)
+                {
+                    try
+                    {
+                        if (names.Contains(File.ReadAllText($"{dir}/comm").Trim()))
+                        {
+                            ids.Add(pid);
+                        }
+                    }
+                    catch (IOException)
+                    {
+                    }
+                }
+            }
+            double ticks = 0;
+            foreach (var pid in ids)
+            {
+                try
+                {
+                    var stat = File.ReadAllText($"/proc/{pid}/stat");
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    ticks += long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime
+                }
+                catch (IOException)
+                {
+                }
+            }
+            return ticks / TicksPerSecond;
+        }
+    }
+
+    public interface IScenario
+    {
+        Task PrepareAsync();
+
+        Task<bool> SendAsync(int worker);
+    }
+
+    public static class Scenarios
+    {
+        public static IScenario Create(Options o) => o.Scenario switch
+        {
+            "login" => new Login(o),
+            "refresh" => new Refresh(o),
+            "profile" => new ProfileRead(o),
+            "client-credentials" => new ClientCredentials(o),
+            _ => throw new ArgumentException("unknown scenario " + o.Scenario),
+        };
+
+        internal static readonly HttpClient Http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+
+        internal static async Task<(string Email, string Password)[]> RegisterAsync(Options o, int count)
+        {
+            var users = Enumerable.Range(0, count).Select(i => ($"bench-{Guid.NewGuid():N}@bench.test", "Bench-Passphrase-" + Guid.NewGuid().ToString("N")[..8])).ToArray();
+            foreach (var (email, password) in users)
+            {
+                var response = await Http.PostAsJsonAsync(o.Auth + "/auth/register", new { email, password });
+                response.EnsureSuccessStatusCode();
+            }
+            return users;
+        }
+
+        internal static async Task<JsonElement> LoginAsync(Options o, string email, string password)
+        {
+            var response = await Http.PostAsJsonAsync(o.Auth + "/auth/login", new { email, password });
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync<JsonElement>();
+        }
+    }
+
+    /// <summary>Full password logins: Argon2id verify in auth-service, session + tokens from token-service.</summary>
+    internal sealed class Login(Options o) : IScenario
+    {
+        private (string Email, string Password)[] _users = [];
+
+        public async Task PrepareAsync() => _users = await Scenarios.RegisterAsync(o, o.Workers);
+
+        public async Task<bool> SendAsync(int worker)
+        {
+            var (email, password) = _users[worker];
+            using var response = await Scenarios.Http.PostAsJsonAsync(o.Auth + "/auth/login", new { email, password });
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+    }
+
+    /// <summary>Rotating refreshes: each worker follows its own session's refresh-token chain.</summary>
+    internal sealed class Refresh(Options o) : IScenario
+    {
+        private string[] _refreshTokens = [];
+
+        public async Task PrepareAsync()
+        {
+            var users = await Scenarios.RegisterAsync(o, o.Workers);
+            _refreshTokens = await Task.WhenAll(users.Select(async u => (await Scenarios.LoginAsync(o, u.Email, u.Password)).GetProperty("refresh_token").GetString()!));
+        }
+
+        public async Task<bool> SendAsync(int worker)
+        {
+            using var response = await Scenarios.Http.PostAsync(o.Token + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "refresh_token", ["client_id"] = "platform-app", ["refresh_token"] = _refreshTokens[worker],
+            }));
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                return false;
+            }
+            _refreshTokens[worker] = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("refresh_token").GetString()!;
+            return true;
+        }
+    }
+
+    /// <summary>An authenticated read: JWT validation + revocation check + one PostgreSQL lookup.</summary>
+    internal sealed class ProfileRead(Options o) : IScenario
+    {
+        private string[] _accessTokens = [];
+
+        public async Task PrepareAsync()
+        {
+            var users = await Scenarios.RegisterAsync(o, o.Workers);
+            _accessTokens = await Task.WhenAll(users.Select(async u => (await Scenarios.LoginAsync(o, u.Email, u.Password)).GetProperty("access_token").GetString()!));
+        }
+
+        public async Task<bool> SendAsync(int worker)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, o.Profile + "/profiles/me");
+            request.Headers.Authorization = new("Bearer", _accessTokens[worker]);
+            using var response = await Scenarios.Http.SendAsync(request);
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+    }
+
+    /// <summary>Service-to-service tokens: client authentication (keyed hash) + signing; no database write.</summary>
+    internal sealed class ClientCredentials(Options o) : IScenario
+    {
+        public Task PrepareAsync() => Task.CompletedTask;
+
+        public async Task<bool> SendAsync(int worker)
+        {
+            using var response = await Scenarios.Http.PostAsync(o.Token + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = o.ClientId, ["client_secret"] = o.ClientSecret, ["scope"] = "api",
+            }));
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+    }
+}

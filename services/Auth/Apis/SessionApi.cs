@@ -1,0 +1,209 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using System.Security.Claims;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+using SecurePlatform.Auth.Infrastructure;
+using SecurePlatform.Auth.IntegrationEvents;
+using SecurePlatform.Auth.Model;
+using SecurePlatform.Contracts;
+using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Messaging;
+
+namespace SecurePlatform.Auth.Apis;
+
+/// <summary>Sign-in and sign-out. Tokens and sessions belong to token-service; this side verifies who you are.</summary>
+public static partial class SessionApi
+{
+    public sealed record LoginRequest(string? Email, string? Password, string? ClientId, bool? UseCookie);
+
+    /// <summary>RFC 6749 §5.1 token response, as token-service sends it (documented shape; relayed byte for byte).</summary>
+    public sealed record TokenResponse(
+        [property: System.Text.Json.Serialization.JsonPropertyName("access_token")] string AccessToken,
+        [property: System.Text.Json.Serialization.JsonPropertyName("refresh_token")] string? RefreshToken,
+        [property: System.Text.Json.Serialization.JsonPropertyName("token_type")] string TokenType,
+        [property: System.Text.Json.Serialization.JsonPropertyName("expires_in")] int ExpiresIn,
+        [property: System.Text.Json.Serialization.JsonPropertyName("scope")] string? Scope);
+
+    /// <summary>The one answer to every failed sign-in: wrong password, unknown email, disabled account.</summary>
+    public const string InvalidCredentialsTitle = "Invalid email or password.";
+
+    public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/auth").WithTags("Sessions");
+        auth.MapPost("/login", LoginAsync)
+            .WithName("Login")
+            .WithSummary("Verifies email and password and returns the token response of a new session (refresh token in a cookie when useCookie is true).")
+            .Accepts<LoginRequest>("application/json")
+            .Produces<TokenResponse>(StatusCodes.Status200OK)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        auth.MapPost("/logout", LogoutAsync)
+            .WithName("Logout")
+            .WithSummary("Ends the caller's session everywhere and clears the browser's state.")
+            .RequireAuthorization()
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return app;
+    }
+
+    internal static async Task<IResult> LoginAsync(HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
+    {
+        var body = await JsonBody.ReadAsync<LoginRequest>(http.Request, cancellationToken);
+        if (body.Problem is { } problem)
+        {
+            return problem;
+        }
+        var request = body.Value!;
+        var errors = new ValidationErrors();
+        if (string.IsNullOrEmpty(request.Email))
+        {
+            errors.Add("email", EmailAddress.Rules.Required, "An email address is required.");
+        }
+        if (string.IsNullOrEmpty(request.Password))
+        {
+            errors.Add("password", PasswordPolicy.Rules.Required, "A password is required.");
+        }
+        if (request.ClientId is not null && !ClientIdSyntax().IsMatch(request.ClientId))
+        {
+            errors.Add("clientId", "format", "The client id is not valid.");
+        }
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+        var password = request.Password!;
+
+        // Every failure does the same work (one look-up, one Argon2id verification, one outbox row) and
+        // gets the same answer. A syntactically impossible address is just an unknown account.
+        var user = EmailAddress.TryNormalize(request.Email, out var email, out _) ? await services.Users.FindByEmailAsync(email) : null;
+        string? failure = null;
+        if (user is null)
+        {
+            services.Dummy.Verify(password);
+            failure = LoginFailureReasons.UnknownAccount;
+        }
+        else if (user.IsDisabled || user.PasswordHash is null)
+        {
+            services.Dummy.Verify(password);
+            failure = LoginFailureReasons.AccountDisabled;
+        }
+        else if (!await services.Users.CheckPasswordAsync(user, password)) // re-hashes and stores when the hash is outdated
+        {
+            failure = LoginFailureReasons.InvalidCredentials;
+        }
+        if (failure is not null)
+        {
+            services.Db.AddIntegrationEvent(AuthEvents.Create<LoginFailed>(http, actor: null, subject: user?.Id) with { Reason = failure });
+            await services.Db.SaveChangesAsync(CancellationToken.None);
+            return InvalidCredentials();
+        }
+
+        var clientId = request.ClientId ?? services.Options.Value.DefaultClientId;
+        var roles = await services.Users.GetRolesAsync(user!);
+        string[] amr = ["pwd"];
+        var issued = await services.Tokens.SignInAsync(
+            new SignInGrant(user!.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, AuthEvents.ClientAddress(http), AuthEvents.UserAgent(http)),
+            cancellationToken);
+        switch (issued)
+        {
+            case TokenServiceResult.Rejected rejected:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status400BadRequest,
+                    title: "The sign-in could not be completed.",
+                    detail: "The requested client is not a registered first-party client, or the request was refused.",
+                    extensions: rejected.Error is null ? null : new Dictionary<string, object?> { ["error"] = rejected.Error });
+            case TokenServiceResult.Unavailable:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status503ServiceUnavailable,
+                    title: "Sign-in is temporarily unavailable.",
+                    detail: "Try again in a moment.");
+        }
+        var tokens = (TokenServiceResult.Issued)issued;
+
+        // The session exists now: record it even if the caller has gone.
+        user.LastLoginAt = DateTimeOffset.UtcNow;
+        services.Db.AddIntegrationEvent(AuthEvents.Create<LoginSucceeded>(http, actor: user.Id, subject: user.Id) with
+        {
+            SessionId = tokens.SessionId,
+            ClientId = clientId,
+            Amr = amr,
+        });
+        await services.Db.SaveChangesAsync(CancellationToken.None);
+
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.Pragma = "no-cache";
+        var json = tokens.ResponseJson;
+        if (request.UseCookie == true && tokens.RefreshToken is not null)
+        {
+            http.Response.Cookies.Append(LoginOptions.RefreshCookieName, tokens.RefreshToken, RefreshCookie(services.Options.Value.RefreshCookieLifetime));
+            var withoutRefreshToken = JsonNode.Parse(json)!.AsObject();
+            withoutRefreshToken.Remove("refresh_token");
+            json = withoutRefreshToken.ToJsonString();
+        }
+        return TypedResults.Text(json, "application/json; charset=utf-8", System.Text.Encoding.UTF8, StatusCodes.Status200OK);
+    }
+
+    internal static async Task<IResult> LogoutAsync(
+        ClaimsPrincipal principal, HttpContext http, TokenServiceClient tokens, AuthDbContext db, CancellationToken cancellationToken)
+    {
+        var sub = PlatformClaims.SubjectOf(principal)!;
+        var sid = PlatformClaims.SessionOf(principal);
+        if (sid is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The token has no session.", detail: "Only a signed-in user's token can sign out.");
+        }
+        if (!await tokens.RevokeSessionAsync(sid, http.Request.Headers.Authorization.ToString(), cancellationToken))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Sign-out is temporarily unavailable.", detail: "Try again in a moment.");
+        }
+        db.AddIntegrationEvent(AuthEvents.Create<LoggedOut>(http, actor: sub, subject: sub) with { SessionId = sid });
+        await db.SaveChangesAsync(CancellationToken.None);
+
+        http.Response.Headers["Clear-Site-Data"] = "\"cache\",\"cookies\",\"storage\"";
+        http.Response.Cookies.Append(LoginOptions.RefreshCookieName, "", RefreshCookie(TimeSpan.Zero));
+        return TypedResults.NoContent();
+    }
+
+    internal static ProblemHttpResult InvalidCredentials() => TypedResults.Problem(
+        statusCode: StatusCodes.Status401Unauthorized,
+        title: InvalidCredentialsTitle,
+        detail: "Check the email address and the password and try again.");
+
+    private static CookieOptions RefreshCookie(TimeSpan maxAge) => new()
+    {
+        Path = LoginOptions.RefreshCookiePath,
+        Secure = true,
+        HttpOnly = true,
+        SameSite = SameSiteMode.Strict,
+        MaxAge = maxAge,
+        IsEssential = true,
+    };
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\\z", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
+    private static partial Regex ClientIdSyntax();
+}
+
+/// <summary>What the sign-in handler needs.</summary>
+public sealed class LoginServices(
+    UserManager<User> users,
+    AuthDbContext db,
+    DummyPasswordHash dummy,
+    TokenServiceClient tokens,
+    IOptions<LoginOptions> options)
+{
+    public UserManager<User> Users { get; } = users;
+
+    public AuthDbContext Db { get; } = db;
+
+    public DummyPasswordHash Dummy { get; } = dummy;
+
+    public TokenServiceClient Tokens { get; } = tokens;
+
+    public IOptions<LoginOptions> Options { get; } = options;
+}

@@ -1,0 +1,184 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.Token.Infrastructure;
+using SecurePlatform.Token.Model;
+using SecurePlatform.Token.Services;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace SecurePlatform.Token.Apis;
+
+/// <summary>
+/// The token endpoint behind OpenIddict: OpenIddict parses and validates the request (client
+/// authentication, grant permissions, refresh-token signature and lifetime) and formats the response; these
+/// handlers decide who gets which claims, and own sessions and refresh-token rotation.
+/// </summary>
+public static class TokenApi
+{
+    public static IEndpointRouteBuilder MapTokenApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(PlatformGrant.TokenPath, ExchangeAsync).ExcludeFromDescription().DisableAntiforgery();
+        app.MapMethods("/connect/userinfo", ["GET", "POST"], UserInfoAsync).ExcludeFromDescription();
+        return app;
+    }
+
+    internal static async Task<IResult> ExchangeAsync(
+        HttpContext http, SessionService sessions, IOpenIddictApplicationManager applications, IOptions<TokenOptions> options, CancellationToken cancellationToken)
+    {
+        var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict request.");
+        if (request.GrantType == PlatformGrant.SignIn)
+        {
+            return await SignInAsync(request, http, sessions, applications, options.Value, cancellationToken);
+        }
+        if (request.IsRefreshTokenGrantType())
+        {
+            return await RefreshAsync(request, http, sessions, options.Value, cancellationToken);
+        }
+        if (request.IsClientCredentialsGrantType())
+        {
+            return ClientCredentials(request);
+        }
+        return Error(Errors.UnsupportedGrantType, "The grant type is not supported.");
+    }
+
+    /// <summary>The platform sign-in grant: auth-service (authenticated by OpenIddict) vouches for a verified user.</summary>
+    private static async Task<IResult> SignInAsync(
+        OpenIddictRequest request, HttpContext http, SessionService sessions, IOpenIddictApplicationManager applications, TokenOptions options, CancellationToken cancellationToken)
+    {
+        if (request.ClientId != PlatformGrant.AuthServiceClientId)
+        {
+            return Error(Errors.UnauthorizedClient, "This client may not use the sign-in grant.");
+        }
+        var subject = (string?)request[PlatformGrant.SubjectParameter];
+        if (string.IsNullOrWhiteSpace(subject) || subject.Length > 200)
+        {
+            return Error(Errors.InvalidRequest, "The subject parameter is missing or invalid.");
+        }
+        var targetClient = (string?)request[PlatformGrant.TargetClientParameter] ?? options.DefaultClientId;
+        var application = await applications.FindByClientIdAsync(targetClient, cancellationToken);
+        if (application is null || !(await applications.GetPropertiesAsync(application, cancellationToken)).TryGetValue(ClientRegistrations.FirstPartyProperty, out var firstParty)
+            || firstParty.ValueKind != JsonValueKind.True)
+        {
+            return Error(Errors.InvalidRequest, "The target client is not a registered first-party client.");
+        }
+        var amr = Words((string?)request[PlatformGrant.AmrParameter]);
+        if (amr.Length == 0)
+        {
+            return Error(Errors.InvalidRequest, "The amr parameter is missing.");
+        }
+        var roles = Words((string?)request[PlatformGrant.RolesParameter]);
+        var session = await sessions.OpenAsync(
+            subject, targetClient, amr, roles, (string?)request[PlatformGrant.ClientIpParameter], (string?)request[PlatformGrant.UserAgentParameter],
+            http, PlatformGrant.AuthServiceClientId, cancellationToken);
+        return SignIn(subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), SessionPolicy.RefreshTokenLifetime(session, session.CreatedAt, options.SessionIdleTimeout), session.ExpiresAt);
+    }
+
+    private static async Task<IResult> RefreshAsync(OpenIddictRequest request, HttpContext http, SessionService sessions, TokenOptions options, CancellationToken cancellationToken)
+    {
+        // OpenIddict has already checked the refresh token's signature, lifetime and that it was issued to this client.
+        var principal = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+        var subject = principal?.GetClaim(Claims.Subject);
+        if (principal is null || subject is null
+            || !Guid.TryParse(principal.GetClaim(PlatformClaims.SessionId), out var sid)
+            || !Guid.TryParse(principal.GetClaim(PlatformGrant.RefreshTokenIdClaim), out var presented))
+        {
+            return Error(Errors.InvalidGrant, "The refresh token is invalid.");
+        }
+        var next = Guid.NewGuid();
+        var clientId = request.ClientId!;
+        var decision = await sessions.RotateAsync(sid, presented, next, subject, clientId, http, cancellationToken);
+        if (decision != RefreshDecision.Rotate)
+        {
+            return Error(Errors.InvalidGrant, "The refresh token is no longer valid.");
+        }
+        var expiresAt = long.TryParse(principal.GetClaim("sexp"), out var sexp) ? DateTimeOffset.FromUnixTimeSeconds(sexp) : DateTimeOffset.UtcNow;
+        var lifetime = expiresAt - DateTimeOffset.UtcNow < options.SessionIdleTimeout ? expiresAt - DateTimeOffset.UtcNow : options.SessionIdleTimeout;
+        return SignIn(subject, sid, next, ArrayClaim(principal, PlatformClaims.Amr), ArrayClaim(principal, PlatformClaims.Roles), clientId, principal.GetScopes(), lifetime, expiresAt);
+    }
+
+    /// <summary>Service-to-service: the client is the subject; no session, no refresh token.</summary>
+    private static IResult ClientCredentials(OpenIddictRequest request)
+    {
+        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Subject, PlatformClaims.Roles);
+        identity.SetClaim(Claims.Subject, request.ClientId);
+        identity.SetClaim(Claims.JwtId, Guid.NewGuid().ToString("N"));
+        identity.SetScopes(request.GetScopes().Intersect([ClientRegistrations.ApiScope]));
+        identity.SetResources(PlatformClaims.Audience);
+        identity.SetDestinations(static claim => claim.Type.StartsWith("oi_", StringComparison.Ordinal) ? [] : [Destinations.AccessToken]);
+        return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private static IResult SignIn(
+        string subject, Guid sid, Guid refreshTokenId, string[] amr, string[] roles, string clientId, IEnumerable<string> scopes, TimeSpan refreshLifetime, DateTimeOffset? sessionExpiresAt = null)
+    {
+        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Subject, PlatformClaims.Roles);
+        identity.SetClaim(Claims.Subject, subject);
+        identity.SetClaim(PlatformClaims.SessionId, sid.ToString());
+        identity.SetClaim(Claims.JwtId, Guid.NewGuid().ToString("N"));
+        // JSON arrays even with one value (RFC 8176 amr; roles for every resource server alike).
+        identity.AddClaim(new Claim(PlatformClaims.Amr, JsonSerializer.Serialize(amr), JsonClaimValueTypes.JsonArray));
+        identity.AddClaim(new Claim(PlatformClaims.Roles, JsonSerializer.Serialize(roles), JsonClaimValueTypes.JsonArray));
+        // Only in the refresh token: which member of the family it is, and when the session ends.
+        identity.SetClaim(PlatformGrant.RefreshTokenIdClaim, refreshTokenId.ToString());
+        identity.SetClaim("sexp", (sessionExpiresAt ?? DateTimeOffset.UtcNow + refreshLifetime).ToUnixTimeSeconds());
+        identity.SetScopes(scopes.Intersect([Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct());
+        identity.SetResources(PlatformClaims.Audience);
+        identity.SetPresenters(clientId);
+        identity.SetRefreshTokenLifetime(refreshLifetime);
+        identity.SetDestinations(static claim => claim.Type switch
+        {
+            PlatformGrant.RefreshTokenIdClaim or "sexp" => [],
+            _ when claim.Type.StartsWith("oi_", StringComparison.Ordinal) => [], // OpenIddict's private claims
+            _ => [Destinations.AccessToken],
+        });
+        return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>OIDC userinfo: OpenIddict validated the access token; a revoked session gets nothing.</summary>
+    internal static async Task<IResult> UserInfoAsync(HttpContext http, ISessionRevocationCheck revocation)
+    {
+        var principal = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+        var sub = principal?.GetClaim(Claims.Subject);
+        var sid = principal?.GetClaim(PlatformClaims.SessionId);
+        if (principal is null || sub is null || (sid is not null && await revocation.IsRevokedAsync(sid, sub, http.RequestAborted)))
+        {
+            return Results.Challenge(
+                new AuthenticationProperties(new Dictionary<string, string?> { [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidToken }),
+                [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+        return Results.Ok(new Dictionary<string, object>
+        {
+            [Claims.Subject] = sub,
+            [PlatformClaims.Roles] = ArrayClaim(principal, PlatformClaims.Roles),
+            [PlatformClaims.Amr] = ArrayClaim(principal, PlatformClaims.Amr),
+        });
+    }
+
+    private static IResult Error(string error, string description) => Results.Forbid(
+        new AuthenticationProperties(new Dictionary<string, string?>
+        {
+            [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+            [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+        }),
+        [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+
+    /// <summary>Reads a claim written as a JSON array (or, defensively, as repeated values).</summary>
+    private static string[] ArrayClaim(ClaimsPrincipal principal, string type)
+    {
+        var values = principal.GetClaims(type);
+        if (values.Length == 1 && values[0].StartsWith('['))
+        {
+            return JsonSerializer.Deserialize<string[]>(values[0]) ?? [];
+        }
+        return [.. values];
+    }
+
+    private static string[] Words(string? value) =>
+        string.IsNullOrWhiteSpace(value) ? [] : value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().Take(20).ToArray();
+}

@@ -1,0 +1,107 @@
+using System.Text.Json;
+using OpenIddict.Abstractions;
+using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.Token.Model;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace SecurePlatform.Token.Infrastructure;
+
+/// <summary>One client from section <c>Clients:{id}</c>.</summary>
+public sealed class ClientSettings
+{
+    /// <summary>Confidential clients have one; public clients (apps) have none.</summary>
+    public string? Secret { get; set; }
+
+    /// <summary>Grant types besides the defaults of its kind (client_credentials for confidential clients).</summary>
+    public List<string> GrantTypes { get; set; } = [];
+
+    /// <summary>A public app of the platform's own, whose tokens a sign-in may issue.</summary>
+    public bool FirstParty { get; set; }
+
+    /// <summary>A resource server that may call the introspection endpoint.</summary>
+    public bool Introspection { get; set; }
+
+    public string? DisplayName { get; set; }
+}
+
+/// <summary>
+/// Registers the clients of configuration section <c>Clients</c> at start-up (create or update), plus the
+/// built-ins: <c>platform-app</c> (public, first-party, refresh) and <c>auth-service</c> (the sign-in grant).
+/// </summary>
+public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfiguration configuration, ILogger<ClientRegistrations> logger) : IHostedService
+{
+    public const string FirstPartyProperty = "first_party";
+    public const string ApiScope = "api";
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var clients = configuration.GetSection("Clients").GetChildren()
+            .ToDictionary(c => c.Key, c => c.Get<ClientSettings>() ?? new ClientSettings(), StringComparer.Ordinal);
+        clients.TryAdd("platform-app", new ClientSettings { FirstParty = true, DisplayName = "SecurePlatform app" });
+        if (clients.TryGetValue(PlatformGrant.AuthServiceClientId, out var auth))
+        {
+            auth.GrantTypes.Add(PlatformGrant.SignIn);
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var manager = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        foreach (var (clientId, settings) in clients)
+        {
+            var descriptor = Describe(clientId, settings);
+            var existing = await manager.FindByClientIdAsync(clientId, cancellationToken);
+            if (existing is null)
+            {
+                await manager.CreateAsync(descriptor, cancellationToken);
+            }
+            else
+            {
+                await manager.UpdateAsync(existing, descriptor, cancellationToken);
+            }
+        }
+        logger.LogInformation("Registered clients: {Clients}", string.Join(", ", clients.Keys));
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    internal static OpenIddictApplicationDescriptor Describe(string clientId, ClientSettings settings)
+    {
+        var confidential = !string.IsNullOrEmpty(settings.Secret);
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientSecret = settings.Secret,
+            ClientType = confidential ? ClientTypes.Confidential : ClientTypes.Public,
+            DisplayName = settings.DisplayName ?? clientId,
+            Permissions = { Permissions.Endpoints.Token, Permissions.Endpoints.Revocation },
+        };
+        if (confidential)
+        {
+            descriptor.Permissions.Add(Permissions.GrantTypes.ClientCredentials);
+            descriptor.Permissions.Add(Permissions.Prefixes.Scope + ApiScope);
+        }
+        else
+        {
+            descriptor.Permissions.Add(Permissions.GrantTypes.RefreshToken);
+        }
+        foreach (var grant in settings.GrantTypes)
+        {
+            descriptor.Permissions.Add(Permissions.Prefixes.GrantType + grant);
+        }
+        if (settings.GrantTypes.Contains(PlatformGrant.SignIn))
+        {
+            // offline_access needs the refresh grant permission; the refresh tokens themselves are bound to
+            // the first-party app they are issued for (presenter), so this client cannot redeem them.
+            descriptor.Permissions.Add(Permissions.GrantTypes.RefreshToken);
+            descriptor.Permissions.Add(Permissions.Prefixes.Scope + Scopes.Profile);
+        }
+        if (settings.Introspection)
+        {
+            descriptor.Permissions.Add(Permissions.Endpoints.Introspection);
+        }
+        if (settings.FirstParty)
+        {
+            descriptor.Properties[FirstPartyProperty] = JsonSerializer.SerializeToElement(true);
+        }
+        return descriptor;
+    }
+}

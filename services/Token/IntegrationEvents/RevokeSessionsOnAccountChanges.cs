@@ -1,0 +1,40 @@
+using MassTransit;
+using SecurePlatform.Contracts;
+using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Token.Infrastructure;
+using SecurePlatform.Token.Services;
+
+namespace SecurePlatform.Token.IntegrationEvents;
+
+// Account changes elsewhere end sessions here (the architecture's reactions). Each consumer is idempotent
+// by event id; revoking an already revoked session changes nothing.
+
+public sealed class PasswordChangedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<PasswordChanged, TokenDbContext>(db)
+{
+    protected override Task HandleAsync(PasswordChanged message, ConsumeContext<PasswordChanged> context) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.PasswordChanged, Guid.TryParse(message.KeptSessionId, out var keep) ? keep : null, null, message.Actor ?? message.Subject!, context.CancellationToken);
+}
+
+public sealed class UserDisabledConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<UserDisabled, TokenDbContext>(db)
+{
+    protected override Task HandleAsync(UserDisabled message, ConsumeContext<UserDisabled> context) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDisabled, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+}
+
+public sealed class UserDeletedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<UserDeleted, TokenDbContext>(db)
+{
+    protected override Task HandleAsync(UserDeleted message, ConsumeContext<UserDeleted> context) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDeleted, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+}
+
+public sealed class RoleGrantedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<RoleGranted, TokenDbContext>(db)
+{
+    protected override Task HandleAsync(RoleGranted message, ConsumeContext<RoleGranted> context) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+}
+
+public sealed class RoleRevokedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<RoleRevoked, TokenDbContext>(db)
+{
+    protected override Task HandleAsync(RoleRevoked message, ConsumeContext<RoleRevoked> context) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+}

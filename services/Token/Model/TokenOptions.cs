@@ -1,0 +1,64 @@
+namespace SecurePlatform.Token.Model;
+
+/// <summary>Section <c>Token</c>: lifetimes, keys and clients of token-service.</summary>
+public sealed class TokenOptions
+{
+    public const string SectionName = "Token";
+
+    /// <summary>Fixed issuer (recommended: the public base URL). Default: derived from the request.</summary>
+    public Uri? Issuer { get; set; }
+
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>A session unused this long ends.</summary>
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>A session ends this long after sign-in, however busy.</summary>
+    public TimeSpan SessionAbsoluteLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How long a used refresh token is still accepted again (0: never — reuse revokes the session).</summary>
+    public TimeSpan RefreshTokenReuseLeeway { get; set; } = TimeSpan.Zero;
+
+    /// <summary>RS256 (default), PS256 or ES256.</summary>
+    public string SigningAlgorithm { get; set; } = "RS256";
+
+    public int RsaKeySize { get; set; } = 2048;
+
+    public TimeSpan KeyRotationPeriod { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How long a new key is published in JWKS before it signs.</summary>
+    public TimeSpan KeyAnnouncementPeriod { get; set; } = TimeSpan.FromDays(2);
+
+    /// <summary>HMAC key for stored client-secret hashes.</summary>
+    public string? ClientSecretHashKey { get; set; }
+
+    /// <summary>The public first-party client whose tokens a sign-in issues unless the login names another.</summary>
+    public string DefaultClientId { get; set; } = "platform-app";
+
+    /// <summary>How long a revocation key lives in Redis: longer than any access token it can concern.</summary>
+    public TimeSpan RevocationKeyLifetime => AccessTokenLifetime + TimeSpan.FromSeconds(30) + TimeSpan.FromMinutes(1);
+}
+
+/// <summary>Names of the platform's own grant, parameters and claims.</summary>
+public static class PlatformGrant
+{
+    /// <summary>The platform sign-in grant: auth-service vouches for a verified user.</summary>
+    public const string SignIn = "urn:secureplatform:grant-type:sign-in";
+
+    public const string SubjectParameter = "subject";
+    public const string AmrParameter = "amr";
+    public const string RolesParameter = "roles";
+    public const string TargetClientParameter = "target_client_id";
+    public const string ClientIpParameter = "client_ip";
+    public const string UserAgentParameter = "user_agent";
+
+    /// <summary>Refresh-token id claim: which token of the session's family this is.</summary>
+    public const string RefreshTokenIdClaim = "rtid";
+
+    public const string AuthServiceClientId = "auth-service";
+
+    /// <summary>Browser mode: the refresh token travels in this cookie, scoped to the token endpoint.</summary>
+    public const string RefreshCookie = "__Secure-sp_rt";
+
+    public const string TokenPath = "/connect/token";
+}

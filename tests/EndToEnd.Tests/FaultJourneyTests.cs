@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Http.Json;
+using SecurePlatform.TestSupport;
+
+namespace SecurePlatform.EndToEnd.Tests;
+
+/// <summary>The platform on servers of its own (own data folder, ports shifted), so stopping one disturbs no other test.</summary>
+public sealed class FaultPlatformFixture : IAsyncLifetime
+{
+    public InfraInstance Infra { get; } = new(
+        Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-fault"),
+        portOffset: int.TryParse(Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var offset) ? offset : 100);
+
+    public Platform Platform { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Infra.Up();
+        Platform = await Platform.StartAsync(Infra.Env(), "faultjourney");
+        using var http = new HttpClient();
+        foreach (var service in Platform.Processes.Values)
+        {
+            await Eventually.HoldsAsync(async () => (await http.GetAsync(new Uri(service.BaseAddress, "/health"))).IsSuccessStatusCode, TimeSpan.FromSeconds(90), $"{service.Project} healthy");
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Platform.DisposeAsync();
+        Infra.Down();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class FaultPlatformCollection : ICollectionFixture<FaultPlatformFixture>
+{
+    public const string Name = "fault platform";
+}
+
+/// <summary>Sign-in events are never lost or doubled, whether the broker or the audit-service is away.</summary>
+[Collection(FaultPlatformCollection.Name)]
+public class FaultJourneyTests(FaultPlatformFixture fault)
+{
+    private Platform P => fault.Platform;
+
+    private const string LoginTypes = "LoginSucceeded,LoginFailed";
+
+    /// <summary>3 good and 2 bad logins of one user; each must succeed or fail as it should.</summary>
+    private async Task LoginFiveTimesAsync(User user)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await user.LoginAsync($"fault-{i}");
+        }
+        for (var i = 0; i < 2; i++)
+        {
+            var bad = await User.Http(P.Auth).PostAsJsonAsync("/auth/login", new { email = user.Email, password = user.Password + "x" });
+            Assert.Equal(HttpStatusCode.Unauthorized, bad.StatusCode);
+        }
+    }
+
+    /// <summary>The login before the outage plus the five during it: six events, each once.</summary>
+    private async Task ExactlyTheLoginEventsArriveAsync(string admin, string sub, TimeSpan within)
+    {
+        var events = await AuditTrail.WaitForAsync(P, admin, sub, 6, LoginTypes, within);
+        await Task.Delay(TimeSpan.FromSeconds(2)); // a duplicate would land by now
+        events = await AuditTrail.EventsAsync(P, admin, sub, LoginTypes);
+        Assert.Equal(6, events.Count);
+        Assert.Equal(6, events.Select(e => e.GetProperty("eventId").GetString()).Distinct().Count());
+        Assert.Equal(4, events.Count(e => e.Type() == "LoginSucceeded"));
+        Assert.Equal(2, events.Count(e => e.Type() == "LoginFailed"));
+    }
+
+    [Fact]
+    public async Task With_rabbitmq_stopped_logins_work_and_their_events_arrive_exactly_once_when_it_returns()
+    {
+        var user = User.New(P);
+        await user.RegisterAsync();
+        var admin = await AuditTrail.AdminTokenAsync(P);
+        var sub = (await user.LoginAsync()).Sub;
+        await AuditTrail.WaitForAsync(P, admin, sub, 1, "LoginSucceeded");
+
+        fault.Infra.Down("rabbitmq");
+        try
+        {
+            await LoginFiveTimesAsync(user);
+        }
+        finally
+        {
+            fault.Infra.Up("rabbitmq");
+        }
+
+        await ExactlyTheLoginEventsArriveAsync(admin, sub, TimeSpan.FromSeconds(90));
+    }
+
+    [Fact]
+    public async Task With_audit_service_stopped_logins_work_and_their_events_arrive_exactly_once_when_it_returns()
+    {
+        var user = User.New(P);
+        await user.RegisterAsync();
+        var admin = await AuditTrail.AdminTokenAsync(P);
+        var sub = (await user.LoginAsync()).Sub;
+        await AuditTrail.WaitForAsync(P, admin, sub, 1, "LoginSucceeded");
+
+        await P.StopAsync("Audit.Api");
+        try
+        {
+            await LoginFiveTimesAsync(user);
+        }
+        finally
+        {
+            await P.StartAgainAsync("Audit.Api");
+        }
+
+        await ExactlyTheLoginEventsArriveAsync(admin, sub, TimeSpan.FromSeconds(60));
+    }
+}

@@ -1,0 +1,61 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.TestSupport;
+
+namespace SecurePlatform.Token.Tests;
+
+public class KeyRotationTests
+{
+    private static async Task<List<string>> JwksKeyIdsAsync(TokenServiceFactory token) =>
+        [.. (await token.Http.GetFromJsonAsync<JsonElement>("/.well-known/jwks")).GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("kid").GetString()!)];
+
+    private static async Task<string> SigningKeyIdAsync(TokenServiceFactory token) =>
+        Jwt.Header((await token.SignInAsync("rotation-user")).AccessToken).GetProperty("kid").GetString()!;
+
+    [Fact]
+    public async Task A_new_key_is_published_before_it_signs_and_the_old_one_stays_published_after()
+    {
+        await using var token = new TokenServiceFactory("rotation", new()
+        {
+            ["Token:KeyRotationPeriod"] = "00:00:12",
+            ["Token:KeyAnnouncementPeriod"] = "00:00:07",
+        });
+        var first = await SigningKeyIdAsync(token);
+        var oldToken = (await token.SignInAsync("rotation-user")).AccessToken;
+
+        // Announced: JWKS carries a second key while tokens are still signed with the first.
+        string? announced = null;
+        await Eventually.HoldsAsync(async () => (announced = (await JwksKeyIdsAsync(token)).FirstOrDefault(k => k != first)) is not null,
+            TimeSpan.FromSeconds(20), "a successor key is published");
+        Assert.Equal(first, await SigningKeyIdAsync(token));
+
+        // Activated: new tokens carry the announced key; the retired one is still published for live tokens.
+        await Eventually.HoldsAsync(async () => await SigningKeyIdAsync(token) == announced, TimeSpan.FromSeconds(20), "the announced key signs");
+        var published = await JwksKeyIdsAsync(token);
+        Assert.Contains(first, published);
+        Assert.Contains(announced!, published);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await token.Http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/sessions") { Headers = { Authorization = new("Bearer", oldToken) } })).StatusCode);
+        var rotated = token.WithDb(db => db.Set<OutboxMessage>().Count(m => m.Type.EndsWith("SigningKeyRotated")));
+        Assert.True(rotated >= 2, "the first key and its successor each produced SigningKeyRotated");
+    }
+
+    [Fact]
+    public async Task Two_replicas_on_one_database_publish_the_same_keys_and_sign_with_the_same_one()
+    {
+        await using var first = new TokenServiceFactory("replicas", []);
+        first.EnsureStarted();
+        var database = first.Setting("ConnectionStrings:tokendb")!;
+        await using var second = new TokenServiceFactory("replicas2", new() { ["ConnectionStrings:tokendb"] = database, ["Token:Issuer"] = first.BaseUrl });
+
+        var firstKeys = await JwksKeyIdsAsync(first);
+        var secondKeys = await JwksKeyIdsAsync(second);
+
+        Assert.Equal(firstKeys.Order(), secondKeys.Order());
+        Assert.Equal(await SigningKeyIdAsync(first), await SigningKeyIdAsync(second));
+        // a refresh token from one replica is redeemed by the other
+        var issued = await first.SignInAsync("replica-user");
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await second.RefreshAsync(issued.RefreshToken!)).StatusCode);
+    }
+}

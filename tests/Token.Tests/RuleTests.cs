@@ -1,0 +1,107 @@
+using SecurePlatform.Token.Model;
+
+namespace SecurePlatform.Token.Tests;
+
+public class KeyRotationPlanTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Period = TimeSpan.FromDays(30), Announce = TimeSpan.FromDays(2), Lifetime = TimeSpan.FromDays(7);
+
+    private static SigningKey Key(string id, DateTimeOffset activates) => new() { Id = id, Use = "signing", ActivatesAt = activates };
+
+    [Fact]
+    public void With_no_key_the_first_activates_at_once()
+        => Assert.Equal(T0, KeyRotationPlan.SuccessorDue([], T0, Period, Announce));
+
+    [Fact]
+    public void A_successor_is_due_only_inside_the_announcement_window_and_only_once()
+    {
+        var a = Key("a", T0);
+        Assert.Null(KeyRotationPlan.SuccessorDue([a], T0 + Period - Announce - TimeSpan.FromSeconds(1), Period, Announce));
+        Assert.Equal(T0 + Period, KeyRotationPlan.SuccessorDue([a], T0 + Period - Announce, Period, Announce));
+        Assert.Null(KeyRotationPlan.SuccessorDue([a, Key("b", T0 + Period)], T0 + Period - Announce, Period, Announce));
+    }
+
+    [Fact]
+    public void A_late_service_activates_the_successor_now_rather_than_in_the_past()
+        => Assert.Equal(T0 + Period * 2, KeyRotationPlan.SuccessorDue([Key("a", T0)], T0 + Period * 2, Period, Announce));
+
+    [Fact]
+    public void The_active_key_is_the_newest_already_activated()
+    {
+        var keys = new[] { Key("a", T0), Key("b", T0 + Period) };
+        Assert.Equal("a", KeyRotationPlan.Active(keys, T0 + Period - TimeSpan.FromSeconds(1))!.Id);
+        Assert.Equal("b", KeyRotationPlan.Active(keys, T0 + Period)!.Id);
+    }
+
+    [Fact]
+    public void A_retired_key_is_published_until_its_tokens_have_expired()
+    {
+        var keys = new[] { Key("a", T0), Key("b", T0 + Period), Key("c", T0 + (Period * 2)) };
+        var now = T0 + Period + Lifetime - TimeSpan.FromSeconds(1);
+        Assert.Equal(["a", "b", "c"], KeyRotationPlan.Published(keys, now, Lifetime).Select(k => k.Id));
+        Assert.Equal(["b", "c"], KeyRotationPlan.Published(keys, T0 + Period + Lifetime, Lifetime).Select(k => k.Id));
+    }
+}
+
+public class SessionPolicyTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 1, 10, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Idle = TimeSpan.FromDays(7);
+    private static readonly Guid Current = Guid.NewGuid(), Previous = Guid.NewGuid();
+
+    private static Session Session(Action<Session>? change = null)
+    {
+        var s = new Session { CreatedAt = Now.AddDays(-3), LastUsedAt = Now.AddHours(-1), ExpiresAt = Now.AddDays(27), RefreshTokenId = Current, PreviousRefreshTokenId = Previous, RotatedAt = Now.AddSeconds(-10) };
+        change?.Invoke(s);
+        return s;
+    }
+
+    [Fact]
+    public void The_current_token_rotates()
+        => Assert.Equal(RefreshDecision.Rotate, SessionPolicy.Decide(Session(), Current, Now, Idle, TimeSpan.Zero));
+
+    [Fact]
+    public void A_previous_token_is_reuse_without_leeway_and_accepted_within_a_configured_one()
+    {
+        Assert.Equal(RefreshDecision.ReuseDetected, SessionPolicy.Decide(Session(), Previous, Now, Idle, TimeSpan.Zero));
+        Assert.Equal(RefreshDecision.Rotate, SessionPolicy.Decide(Session(), Previous, Now, Idle, TimeSpan.FromSeconds(30)));
+        Assert.Equal(RefreshDecision.ReuseDetected, SessionPolicy.Decide(Session(), Previous, Now, Idle, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public void Revoked_idle_or_expired_sessions_refuse_every_token()
+    {
+        Assert.Equal(RefreshDecision.Refuse, SessionPolicy.Decide(Session(s => s.RevokedAt = Now.AddMinutes(-1)), Current, Now, Idle, TimeSpan.Zero));
+        Assert.Equal(RefreshDecision.Refuse, SessionPolicy.Decide(Session(s => s.LastUsedAt = Now - Idle), Current, Now, Idle, TimeSpan.Zero));
+        Assert.Equal(RefreshDecision.Refuse, SessionPolicy.Decide(Session(s => s.ExpiresAt = Now), Current, Now, Idle, TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void A_refresh_token_never_outlives_its_session()
+    {
+        Assert.Equal(Idle, SessionPolicy.RefreshTokenLifetime(Session(), Now, Idle));
+        Assert.Equal(TimeSpan.FromDays(2), SessionPolicy.RefreshTokenLifetime(Session(s => s.ExpiresAt = Now.AddDays(2)), Now, Idle));
+    }
+}
+
+public class ClientSecretHasherTests
+{
+    private readonly ClientSecretHasher _hasher = ClientSecretHasher.FromConfiguredKey("key-one");
+
+    [Fact]
+    public void A_secret_verifies_against_its_hash_and_nothing_else()
+    {
+        var secret = ClientSecretHasher.NewSecret();
+        var hash = _hasher.Hash(secret);
+        Assert.True(_hasher.Verify(secret, hash));
+        Assert.False(_hasher.Verify(secret + "x", hash));
+        Assert.False(ClientSecretHasher.FromConfiguredKey("key-two").Verify(secret, hash)); // useless without the key
+        Assert.False(_hasher.Verify(secret, "hmac-sha256:not-base64!"));
+        Assert.DoesNotContain(secret, hash);
+    }
+
+    [Fact]
+    public void Generated_secrets_carry_256_bits()
+        => Assert.Equal(43, ClientSecretHasher.NewSecret().Length);
+}
