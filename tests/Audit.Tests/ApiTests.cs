@@ -6,7 +6,8 @@ using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;
 
-/// <summary>One audit-service with a small known log, shared by the API tests (they only read).</summary>
+/// <summary>One audit-service with a small known log, shared by the API tests (they only read). Its queue also gets
+/// the events other tests publish in this run's vhost, so assertions look at Alice's and Bob's rows.</summary>
 public sealed class ApiFixture : IAsyncLifetime
 {
     public AuditHost Host { get; } = new("api");
@@ -161,13 +162,13 @@ public class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         var pages = 0;
         do
         {
-            var page = await HttpAssert.OkJsonAsync<JsonElement>(await client.GetAsync("/audit/events?limit=2" + (cursor is null ? "" : "&cursor=" + cursor)));
+            var page = await HttpAssert.OkJsonAsync<JsonElement>(await client.GetAsync($"/audit/events?userId={fixture.Alice}&limit=2" + (cursor is null ? "" : "&cursor=" + cursor)));
             seen.AddRange(Items(page).Select(e => e.GetProperty("sequence").GetInt64()));
             cursor = page.GetProperty("nextCursor").GetString();
             pages++;
         }
         while (cursor is not null && pages < 20);
-        Assert.Equal(fixture.Rows.Count, seen.Count);
+        Assert.Equal(fixture.Rows.Count(r => r.Subject == fixture.Alice), seen.Count);
         Assert.Equal(seen.OrderDescending(), seen);
         Assert.Equal(seen.Count, seen.Distinct().Count());
     }
@@ -213,7 +214,9 @@ public class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         using var client = _host.AdminClient();
         var report = await HttpAssert.OkJsonAsync<JsonElement>(await client.GetAsync("/audit/verify"));
         Assert.True(report.GetProperty("verified").GetBoolean());
-        Assert.Equal(fixture.Rows.Count, report.GetProperty("rows").GetInt64());
+        // Events other tests publish in this run's vhost reach this host's queue too, so there may be more rows.
+        Assert.True(report.GetProperty("rows").GetInt64() >= fixture.Rows.Count, report.ToString());
+        Assert.Equal(report.GetProperty("toSequence").GetInt64(), report.GetProperty("rows").GetInt64());
         Assert.True(report.GetProperty("elapsedMs").GetInt64() >= 0);
         var range = await HttpAssert.OkJsonAsync<JsonElement>(await client.GetAsync("/audit/verify?from=3&to=5"));
         Assert.Equal(3, range.GetProperty("rows").GetInt64());
