@@ -31,11 +31,12 @@ public static class DataExtensions
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName };
         configureDataSource?.Invoke(dataSourceBuilder);
         var dataSource = dataSourceBuilder.Build();
-        var migrationDataSource = configureDataSource is null
-            ? dataSource
-            : new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName + "-migrations" }.Build();
         builder.Services.AddKeyedSingleton(connectionName, dataSource);
-        builder.Services.AddSingleton(new MigrationDataSource<TContext>(migrationDataSource));
+        if (configureDataSource is not null)
+        {
+            builder.Services.AddSingleton(new MigrationDataSource<TContext>(
+                new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName + "-migrations" }.Build()));
+        }
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<OutboxSignalInterceptor>();
         builder.Services.AddDbContext<TContext>((sp, options) => ConfigureNpgsql(options, dataSource)
