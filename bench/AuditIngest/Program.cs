@@ -22,7 +22,7 @@ namespace SecurePlatform.Bench.AuditIngest;
 /// </summary>
 public static class AuditIngestBench
 {
-    private sealed record Options(int DurationSeconds, int Publishers, long Rows, int Queries, bool Keep, string[] Phases);
+    private sealed record Options(int DurationSeconds, int Publishers, long Rows, int Queries, bool Keep, string[] Phases, int DrainEvents);
 
     public static async Task<int> Main(string[] args)
     {
@@ -39,7 +39,7 @@ public static class AuditIngestBench
         var extra = Environment.GetEnvironmentVariables().Keys.Cast<string>()
             .Where(k => k.StartsWith("BENCH_AUDIT_", StringComparison.Ordinal))
             .ToDictionary(k => k["BENCH_AUDIT_".Length..], k => Environment.GetEnvironmentVariable(k)!);
-        var audit = ServiceProcess.Start("Audit.Api", new Dictionary<string, string>(extra)
+        var auditEnvironment = new Dictionary<string, string>(extra)
         {
             ["ConnectionStrings__auditdb"] = database,
             ["ConnectionStrings__redis"] = redis,
@@ -47,7 +47,9 @@ public static class AuditIngestBench
             ["Auth__Authority"] = issuer.Authority,
             ["Audit__Ingest__QueueName"] = $"audit-events-bench-{runId}",
             ["Logging__LogLevel__Default"] = "Warning",
-        });
+        };
+        var port = ServiceProcess.FreePort();
+        var audit = ServiceProcess.Start("Audit.Api", auditEnvironment, port);
         try
         {
             await WaitHealthyAsync(audit);
@@ -57,6 +59,10 @@ public static class AuditIngestBench
             if (options.Phases.Contains("ingest"))
             {
                 await IngestAsync(options, audit, rabbit, database, http);
+            }
+            if (options.Phases.Contains("drain"))
+            {
+                audit = await DrainAsync(options, audit, auditEnvironment, port, rabbit, database);
             }
             if (options.Phases.Contains("seed"))
             {
@@ -156,6 +162,64 @@ public static class AuditIngestBench
         Console.WriteLine($"CPU: {cost}");
         Console.WriteLine(Inv($"per CPU-second: {total / cost.Service:N0} events per CPU-second of audit-service+postgres+rabbitmq ({total / (cost.Service + cost.Bench):N0} including the publisher); audit-service alone {total / cost.Audit:N0}"));
         await VerifyAsync(audit, http, "verify after ingest");
+    }
+
+    // ------------------------------------------------------------------ drain
+    /// <summary>
+    /// The consumer side alone: with audit-service stopped, --drain-events are queued; then a fresh audit-service
+    /// starts and the time from its first committed row to the last gives its rate without a publisher competing for CPU.
+    /// </summary>
+    private static async Task<ServiceProcess> DrainAsync(Options options, ServiceProcess audit, Dictionary<string, string> environment, int port, string rabbit, string database)
+    {
+        Console.WriteLine(Inv($"\n## drain: {options.DrainEvents:N0} events queued while audit-service is stopped, then it starts"));
+        await audit.DisposeAsync();
+        await using var db = new NpgsqlConnection(database);
+        await db.OpenAsync();
+        var startRows = await MaxSequenceAsync(db);
+
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(new Uri(rabbit), h => h.PublisherConfirmation = true));
+        await bus.StartAsync();
+        long next = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, options.Publishers).Select(p => Task.Run(async () =>
+        {
+            while (Interlocked.Increment(ref next) <= options.DrainEvents)
+            {
+                var user = $"user-{Random.Shared.Next(10_000)}";
+                await bus.Publish(new LoginSucceeded { Subject = user, Actor = user, SourceService = "auth-service", IpAddress = "203.0.113.5", UserAgent = "Mozilla/5.0 (bench)", SessionId = $"d{p}", ClientId = "spa", Amr = ["pwd"] });
+            }
+        })));
+        await bus.StopAsync();
+        Console.WriteLine(Inv($"queued {options.DrainEvents:N0} in {clock.Elapsed.TotalSeconds:0.0} s ({options.DrainEvents / clock.Elapsed.TotalSeconds:N0}/s published with nothing consuming)"));
+
+        var cpuBefore = CpuSample.Take(Environment.ProcessId);
+        var restarted = ServiceProcess.Start("Audit.Api", environment, port);
+        clock.Restart();
+        double? first = null;
+        while (true)
+        {
+            await Task.Delay(250);
+            var committed = await MaxSequenceAsync(db) - startRows;
+            if (committed > 0)
+            {
+                first ??= clock.Elapsed.TotalSeconds;
+            }
+            if (committed >= options.DrainEvents)
+            {
+                break;
+            }
+            if (clock.Elapsed > TimeSpan.FromMinutes(10) || restarted.HasExited)
+            {
+                throw new TimeoutException($"drain incomplete: {committed} of {options.DrainEvents}\n{restarted.Output}");
+            }
+        }
+        var end = clock.Elapsed.TotalSeconds;
+        var cost = CpuSample.Take(restarted.Id).Since(cpuBefore with { Audit = 0 });
+        await WaitHealthyAsync(restarted);
+        Console.WriteLine(Inv($"first row committed {first:0.0} s after the process started; all {options.DrainEvents:N0} {end:0.0} s after: {options.DrainEvents / (end - first!.Value):N0} events/s drained (wall, first to last row)"));
+        Console.WriteLine($"CPU (from process start, incl. start-up): audit-service {cost.Audit:0.0} s, postgres {cost.Postgres:0.0} s, rabbitmq {cost.Rabbit:0.0} s");
+        Console.WriteLine(Inv($"per CPU-second: {options.DrainEvents / cost.Service:N0} events per CPU-second of audit-service+postgres+rabbitmq; audit-service alone {options.DrainEvents / cost.Audit:N0}"));
+        return restarted;
     }
 
     // ------------------------------------------------------------------ seed
@@ -329,6 +393,7 @@ public static class AuditIngestBench
         }
         return new Options(duration, Int("publishers", 32), rows, Int("queries", 1000),
             values.TryGetValue("keep", out var keep) && keep == "true",
-            (values.TryGetValue("phases", out var phases) ? phases : "ingest,seed,query,verify").Split(','));
+            (values.TryGetValue("phases", out var phases) ? phases : "ingest,drain,seed,query,verify").Split(','),
+            Math.Clamp(Int("drain-events", 60_000), 1, 500_000));
     }
 }
