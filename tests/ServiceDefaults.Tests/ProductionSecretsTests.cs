@@ -15,7 +15,7 @@ public class ProductionSecretsTests
         ["ConnectionStrings__rabbitmq"] = $"amqp://secureplatform:{StrongPassword}@127.0.0.1:1",
         ["TokenService__ClientSecret"] = StrongPassword + "a",
         ["Bootstrap__AdminPassword"] = StrongPassword + "b",
-        ["services__token-service__http__0"] = "http://127.0.0.1:1",
+        ["services__token-service__http__0"] = "https://127.0.0.1:1", // Production requires HTTPS metadata
     };
 
     [Theory]
