@@ -17,18 +17,29 @@ public static class DataExtensions
     /// Registers <typeparamref name="TContext"/> on PostgreSQL from <c>ConnectionStrings:{connectionName}</c>
     /// (the name the AppHost injects), a readiness check named after the connection, the outbox interceptors,
     /// start-up migration (Development, or <c>Database:MigrateOnStartup=true</c>) and the Production secret check.
+    /// <paramref name="configureDataSource"/> adjusts the runtime data source (keyed <paramref name="connectionName"/>),
+    /// e.g. a physical-connection initializer that lowers privileges with <c>SET ROLE</c>; migrations then run on a
+    /// separate, unmodified data source with the connection's own rights.
     /// </summary>
-    public static IHostApplicationBuilder AddNpgsqlDbContext<TContext>(this IHostApplicationBuilder builder, string connectionName)
+    public static IHostApplicationBuilder AddNpgsqlDbContext<TContext>(
+        this IHostApplicationBuilder builder,
+        string connectionName,
+        Action<NpgsqlDataSourceBuilder>? configureDataSource = null)
         where TContext : DbContext
     {
         var connectionString = RequireConnectionString(builder, connectionName);
-        var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName }.Build();
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName };
+        configureDataSource?.Invoke(dataSourceBuilder);
+        var dataSource = dataSourceBuilder.Build();
         builder.Services.AddKeyedSingleton(connectionName, dataSource);
+        if (configureDataSource is not null)
+        {
+            builder.Services.AddSingleton(new MigrationDataSource<TContext>(
+                new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName + "-migrations" }.Build()));
+        }
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<OutboxSignalInterceptor>();
-        builder.Services.AddDbContext<TContext>((sp, options) => options
-            .UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
-            .UseSnakeCaseNamingConvention()
+        builder.Services.AddDbContext<TContext>((sp, options) => ConfigureNpgsql(options, dataSource)
             .AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>()));
 
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
@@ -63,6 +74,11 @@ public static class DataExtensions
         builder.Services.AddRequiredSecret($"ConnectionStrings:{connectionName}", SecretFormat.RedisConnectionString);
         return builder;
     }
+
+    /// <summary>The EF Core options every context shares (also used for the migration context).</summary>
+    internal static DbContextOptionsBuilder ConfigureNpgsql(DbContextOptionsBuilder options, NpgsqlDataSource dataSource) => options
+        .UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
+        .UseSnakeCaseNamingConvention();
 
     internal static string RequireConnectionString(IHostApplicationBuilder builder, string connectionName)
     {

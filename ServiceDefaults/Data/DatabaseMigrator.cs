@@ -16,7 +16,8 @@ internal sealed class DatabaseMigrator<TContext>(
     IConfiguration configuration,
     IHostEnvironment environment,
     IHostApplicationLifetime lifetime,
-    ILogger<DatabaseMigrator<TContext>> logger) : IHostedService where TContext : DbContext
+    ILogger<DatabaseMigrator<TContext>> logger,
+    MigrationDataSource<TContext>? migrationDataSource = null) : IHostedService where TContext : DbContext
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -27,7 +28,9 @@ internal sealed class DatabaseMigrator<TContext>(
         }
         using var activity = Microsoft.Extensions.Hosting.Telemetry.Source.StartActivity($"Migrate {typeof(TContext).Name}");
         await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        // With a data-source hook (e.g. SET ROLE), migrate on the unmodified owner data source instead.
+        await using var ownContext = migrationDataSource is null ? null : CreateOwnerContext(scope.ServiceProvider, migrationDataSource);
+        var db = ownContext ?? scope.ServiceProvider.GetRequiredService<TContext>();
         var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
         if (pending.Count > 0)
         {
@@ -42,4 +45,14 @@ internal sealed class DatabaseMigrator<TContext>(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static TContext CreateOwnerContext(IServiceProvider services, MigrationDataSource<TContext> migrationDataSource)
+    {
+        var options = new DbContextOptionsBuilder<TContext>();
+        DataExtensions.ConfigureNpgsql(options, migrationDataSource.DataSource);
+        return ActivatorUtilities.CreateInstance<TContext>(services, options.Options);
+    }
 }
+
+/// <summary>The data source migrations of <typeparamref name="TContext"/> run on (the connection's own user).</summary>
+internal sealed record MigrationDataSource<TContext>(Npgsql.NpgsqlDataSource DataSource) where TContext : DbContext;

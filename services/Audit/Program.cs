@@ -1,3 +1,4 @@
+using SecurePlatform.Audit.Apis;
 using SecurePlatform.Audit.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,5 +10,6 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapDefaultEndpoints();
+app.MapAuditApi();
 
 app.Run();

@@ -15,7 +15,8 @@ public class ProductionSecretsTests
         ["ConnectionStrings__rabbitmq"] = $"amqp://secureplatform:{StrongPassword}@127.0.0.1:1",
         ["TokenService__ClientSecret"] = StrongPassword + "a",
         ["Bootstrap__AdminPassword"] = StrongPassword + "b",
-        ["services__token-service__http__0"] = "https://127.0.0.1:1", // Production requires HTTPS metadata
+        // Production requires HTTPS for token-service discovery (JwtBearer refuses an http authority on every request).
+        ["services__token-service__https__0"] = "https://127.0.0.1:1",
     };
 
     [Theory]

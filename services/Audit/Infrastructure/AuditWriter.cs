@@ -1,0 +1,256 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using SecurePlatform.Audit.Model;
+
+namespace SecurePlatform.Audit.Infrastructure;
+
+public sealed class AuditIngestOptions
+{
+    public const string SectionName = "Audit:Ingest";
+
+    /// <summary>The queue every audit consumer shares (bound to every event type's exchange).</summary>
+    public string QueueName { get; set; } = "audit-events";
+
+    /// <summary>Rows appended per transaction at most.</summary>
+    public int MaxBatchSize { get; set; } = 1000;
+
+    /// <summary>Messages the broker hands out before acknowledgement (and consumed concurrently): the batches' source.</summary>
+    public int PrefetchCount { get; set; } = 1000;
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// The single in-process appender. Consumers hand it rows and await the commit of the batch that holds them,
+/// so a message is acknowledged only once its row is durable. Each batch is one transaction that takes the
+/// chain's advisory lock (one total order across every instance), skips event ids already stored (and
+/// duplicates within the batch), links the rows to the chain head and COPYs them in.
+/// A database outage is retried here with back-off (nothing is acknowledged meanwhile); a batch that fails
+/// for any other reason is retried row by row so one bad row fails only its own message.
+/// </summary>
+public sealed partial class AuditWriter(
+    [FromKeyedServices("auditdb")] NpgsqlDataSource dataSource,
+    IOptions<AuditIngestOptions> options,
+    TimeProvider time,
+    ILogger<AuditWriter> logger) : BackgroundService
+{
+    private readonly AuditIngestOptions _options = options.Value;
+    private readonly Channel<Pending> _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(options.Value.MaxBatchSize * 2, 16))
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    /// <summary>Completes once <paramref name="row"/> is committed (or was already stored). Returns whether it was new.</summary>
+    public async Task<bool> AppendAsync(AuditEvent row, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(row);
+        await _channel.Writer.WriteAsync(pending, cancellationToken);
+        return await pending.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _channel.Reader;
+        var batch = new List<Pending>(_options.MaxBatchSize);
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken))
+            {
+                while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                }
+                await WriteWithRetryAsync(batch, stoppingToken);
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _channel.Writer.TryComplete();
+            var stopped = new OperationCanceledException("The audit writer is stopping.");
+            foreach (var item in batch)
+            {
+                item.Completion.TrySetException(stopped);
+            }
+            while (reader.TryRead(out var item))
+            {
+                item.Completion.TrySetException(stopped);
+            }
+        }
+    }
+
+    private async Task WriteWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var inserted = await AppendBatchAsync(batch.Select(p => p.Row).ToList(), stoppingToken);
+                foreach (var item in batch)
+                {
+                    item.Completion.TrySetResult(inserted.Contains(item.Row.EventId));
+                }
+                return;
+            }
+            catch (Exception ex) when (IsTransient(ex) && !stoppingToken.IsCancellationRequested)
+            {
+                var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxRetryDelay.TotalMilliseconds, 100 * Math.Pow(2, Math.Min(attempt, 10))));
+                LogTransientFailure(ex.GetType().Name, batch.Count, attempt, delay.TotalMilliseconds);
+                await Task.Delay(delay, stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogBatchFailed(ex.GetType().Name, batch.Count);
+                await WriteOneByOneAsync(batch, stoppingToken);
+                return;
+            }
+        }
+    }
+
+    private async Task WriteOneByOneAsync(List<Pending> batch, CancellationToken stoppingToken)
+    {
+        foreach (var item in batch)
+        {
+            try
+            {
+                var inserted = await AppendBatchAsync([item.Row], stoppingToken);
+                item.Completion.TrySetResult(inserted.Contains(item.Row.EventId));
+            }
+            catch (Exception ex)
+            {
+                // The consumer rethrows: MassTransit retries the message, then moves it to the error queue.
+                item.Completion.TrySetException(ex);
+            }
+        }
+    }
+
+    /// <summary>Appends <paramref name="rows"/> in one transaction; returns the event ids that were new.</summary>
+    internal async Task<HashSet<Guid>> AppendBatchAsync(IReadOnlyList<AuditEvent> rows, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        var ids = rows.Select(r => r.EventId).Distinct().ToArray();
+        var existing = new HashSet<Guid>();
+        var head = ChainHead.Empty;
+        await using (var batch = new NpgsqlBatch(connection, transaction))
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = AuditSchema.ChainLockKey } } });
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT event_id FROM {AuditSchema.Table} WHERE event_id = ANY($1)") { Parameters = { new() { Value = ids } } });
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT sequence, hash FROM {AuditSchema.Table} ORDER BY sequence DESC LIMIT 1"));
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                existing.Add(reader.GetGuid(0));
+            }
+            await reader.NextResultAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                head = new ChainHead(reader.GetInt64(0), (byte[])reader[1]);
+            }
+        }
+
+        var recordedAt = AuditCanonicalForm.TruncateToMicroseconds(time.GetUtcNow());
+        var fresh = new List<AuditEvent>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (!existing.Add(row.EventId))
+            {
+                continue; // stored earlier, or a duplicate within this batch
+            }
+            var linked = Copy(row);
+            linked.RecordedAt = recordedAt;
+            AuditChain.Link(linked, head);
+            head = new ChainHead(linked.Sequence, linked.Hash);
+            fresh.Add(linked);
+        }
+
+        if (fresh.Count > 0)
+        {
+            await CopyAsync(connection, fresh, cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return fresh.Select(r => r.EventId).ToHashSet();
+    }
+
+    /// <summary>Binary COPY of linked rows (the runtime role's INSERT privilege covers it).</summary>
+    public static async Task CopyAsync(NpgsqlConnection connection, IEnumerable<AuditEvent> rows, CancellationToken cancellationToken)
+    {
+        await using var importer = await connection.BeginBinaryImportAsync(
+            $"COPY {AuditSchema.Table} (sequence, event_id, type, occurred_at, recorded_at, actor, subject, source_service, ip, user_agent, correlation_id, payload, prev_hash, hash) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        foreach (var row in rows)
+        {
+            await importer.StartRowAsync(cancellationToken);
+            await importer.WriteAsync(row.Sequence, NpgsqlDbType.Bigint, cancellationToken);
+            await importer.WriteAsync(row.EventId, NpgsqlDbType.Uuid, cancellationToken);
+            await importer.WriteAsync(row.Type, NpgsqlDbType.Varchar, cancellationToken);
+            await importer.WriteAsync(row.OccurredAt, NpgsqlDbType.TimestampTz, cancellationToken);
+            await importer.WriteAsync(row.RecordedAt, NpgsqlDbType.TimestampTz, cancellationToken);
+            await WriteNullableAsync(importer, row.Actor, cancellationToken);
+            await WriteNullableAsync(importer, row.Subject, cancellationToken);
+            await importer.WriteAsync(row.SourceService, NpgsqlDbType.Varchar, cancellationToken);
+            await WriteNullableAsync(importer, row.Ip, cancellationToken);
+            await WriteNullableAsync(importer, row.UserAgent, cancellationToken);
+            await WriteNullableAsync(importer, row.CorrelationId, cancellationToken);
+            await importer.WriteAsync(row.Payload, NpgsqlDbType.Jsonb, cancellationToken);
+            await importer.WriteAsync(row.PrevHash, NpgsqlDbType.Bytea, cancellationToken);
+            await importer.WriteAsync(row.Hash, NpgsqlDbType.Bytea, cancellationToken);
+        }
+        await importer.CompleteAsync(cancellationToken);
+    }
+
+    private static async Task WriteNullableAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken)
+    {
+        if (value is null)
+        {
+            await importer.WriteNullAsync(cancellationToken);
+        }
+        else
+        {
+            await importer.WriteAsync(value, NpgsqlDbType.Varchar, cancellationToken);
+        }
+    }
+
+    private static AuditEvent Copy(AuditEvent row) => new()
+    {
+        EventId = row.EventId,
+        Type = row.Type,
+        OccurredAt = row.OccurredAt,
+        Actor = row.Actor,
+        Subject = row.Subject,
+        SourceService = row.SourceService,
+        Ip = row.Ip,
+        UserAgent = row.UserAgent,
+        CorrelationId = row.CorrelationId,
+        Payload = row.Payload,
+    };
+
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        NpgsqlException npgsql => npgsql.IsTransient || npgsql is not PostgresException,
+        TimeoutException => true,
+        System.Net.Sockets.SocketException => true,
+        _ => false,
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit append failed ({ErrorType}) for {Count} rows, attempt {Attempt}; retrying in {DelayMs} ms")]
+    private partial void LogTransientFailure(string errorType, int count, int attempt, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit batch of {Count} rows failed ({ErrorType}); appending row by row")]
+    private partial void LogBatchFailed(string errorType, int count);
+
+    private sealed class Pending(AuditEvent row)
+    {
+        public AuditEvent Row { get; } = row;
+
+        public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,71 @@
+using SecurePlatform.TestSupport;
+
+namespace SecurePlatform.Audit.Tests;
+
+/// <summary>
+/// A PostgreSQL, Redis and RabbitMQ of these tests' own (own data folder, ports + FAULT_INFRA_PORT_OFFSET, default 100),
+/// so stopping the broker here disturbs no other test.
+/// </summary>
+public sealed class AuditFaultInfrastructure : IAsyncLifetime
+{
+    public InfraInstance Infra { get; } = new(
+        Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-fault"),
+        portOffset: int.TryParse(Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var offset) ? offset : 100);
+
+    public IReadOnlyDictionary<string, string> ConnectionStrings { get; private set; } = new Dictionary<string, string>();
+
+    public Task InitializeAsync()
+    {
+        Infra.Up();
+        ConnectionStrings = Infra.Env();
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        Infra.Down();
+        return Task.CompletedTask;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class AuditFaultCollection : ICollectionFixture<AuditFaultInfrastructure>
+{
+    public const string Name = "audit fault infrastructure";
+}
+
+[Collection(AuditFaultCollection.Name)]
+public class BrokerFaultTests(AuditFaultInfrastructure fault)
+{
+    [Fact]
+    public async Task Sign_ins_while_RabbitMQ_is_down_reach_the_audit_log_exactly_once_after_it_returns()
+    {
+        await using var audit = await new AuditHost("brokerdown", fault.ConnectionStrings).StartAsync();
+        await using var producer = await TraceTests.StartProducerAsync("brokerdownproducer", fault.ConnectionStrings);
+        using var http = new HttpClient { BaseAddress = new Uri(producer.Urls.First()) };
+        var subject = "u-" + Guid.NewGuid().ToString("N");
+        const int count = 12;
+
+        fault.Infra.Down("rabbitmq");
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                // The producer's request succeeds: the event waits in its outbox.
+                (await http.PostAsync($"/login/{subject}", null)).EnsureSuccessStatusCode();
+            }
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.Equal(0, await audit.CountAsync(subject));
+        }
+        finally
+        {
+            fault.Infra.Up("rabbitmq");
+        }
+
+        await audit.WaitForCountAsync(subject, count, TimeSpan.FromSeconds(120));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(count, await audit.CountAsync(subject));
+        Assert.Equal(count, await audit.OwnerScalarAsync("SELECT count(DISTINCT event_id) FROM audit_events WHERE subject = $1", subject));
+        await producer.StopAsync();
+    }
+}
