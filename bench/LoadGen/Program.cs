@@ -30,7 +30,7 @@ wall.Stop();
 var cpuSeconds = Cpu.Read(options.CpuPids, options.CpuProcessNames) - cpuBefore;
 
 var all = latencies.SelectMany(l => l).Order().ToArray();
-double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
+double Percentile(double p) => all.Length == 0 ? -1 : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
 var result = new
 {
     scenario = options.Scenario,
@@ -40,7 +40,7 @@ var result = new
     failed,
     perWallSecond = Math.Round(ok / wall.Elapsed.TotalSeconds, 1),
     cpuSeconds = Math.Round(cpuSeconds, 2),
-    perCpuSecond = cpuSeconds > 0 ? Math.Round(ok / cpuSeconds, 1) : double.NaN,
+    perCpuSecond = cpuSeconds > 0 ? Math.Round(ok / cpuSeconds, 1) : -1,
     p50Ms = Math.Round(Percentile(0.50), 2),
     p99Ms = Math.Round(Percentile(0.99), 2),
 };
@@ -178,7 +178,7 @@ namespace SecurePlatform.Bench
 
         internal static async Task<(string Email, string Password)[]> RegisterAsync(Options o, int count)
         {
-            var users = Enumerable.Range(0, count).Select(i => ($"bench-{Guid.NewGuid():N}@bench.test", "Bench-Passphrase-" + Guid.NewGuid().ToString("N")[..8])).ToArray();
+            var users = Enumerable.Range(0, count).Select(i => ($"bench-{Guid.NewGuid():N}@bench.test", "Quiet-Meadow-River-" + Guid.NewGuid().ToString("N")[..8])).ToArray();
             foreach (var (email, password) in users)
             {
                 var response = await Http.PostAsJsonAsync(o.Auth + "/auth/register", new { email, password });

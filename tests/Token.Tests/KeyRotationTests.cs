@@ -59,3 +59,32 @@ public class KeyRotationTests
         Assert.Equal(System.Net.HttpStatusCode.OK, (await second.RefreshAsync(issued.RefreshToken!)).StatusCode);
     }
 }
+
+public class SigningAlgorithmTests
+{
+    [Theory]
+    [InlineData("ES256", "EC")]
+    [InlineData("PS256", "RSA")]
+    public async Task A_configured_algorithm_signs_access_tokens_that_a_standard_client_validates(string algorithm, string keyType)
+    {
+        await using var token = new TokenServiceFactory("alg" + algorithm.ToLowerInvariant(), new() { ["Token:SigningAlgorithm"] = algorithm });
+
+        var issued = await token.SignInAsync("alg-user");
+        var jwks = await token.Http.GetStringAsync("/.well-known/jwks");
+        var manager = new Microsoft.IdentityModel.Protocols.ConfigurationManager<Microsoft.IdentityModel.Protocols.OpenIdConnect.OpenIdConnectConfiguration>(
+            token.BaseUrl + ".well-known/openid-configuration", new Microsoft.IdentityModel.Protocols.OpenIdConnect.OpenIdConnectConfigurationRetriever(),
+            new Microsoft.IdentityModel.Protocols.HttpDocumentRetriever { RequireHttps = false });
+        var configuration = await manager.GetConfigurationAsync(CancellationToken.None);
+        var result = await new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().ValidateTokenAsync(issued.AccessToken, new Microsoft.IdentityModel.Tokens.TokenValidationParameters
+        {
+            ValidIssuer = configuration.Issuer,
+            ValidAudience = "secureplatform-api",
+            IssuerSigningKeys = configuration.SigningKeys,
+        });
+
+        Assert.Equal(algorithm, Jwt.Header(issued.AccessToken).GetProperty("alg").GetString());
+        Assert.Contains(JsonSerializer.Deserialize<JsonElement>(jwks).GetProperty("keys").EnumerateArray(), k => k.GetProperty("kty").GetString() == keyType);
+        Assert.True(result.IsValid, result.Exception?.Message);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await token.RefreshAsync(issued.RefreshToken!)).StatusCode);
+    }
+}

@@ -81,7 +81,9 @@ public sealed partial class KeyRing(
             return;
         }
         _snapshot = new Snapshot(
-            published.Select(ToCredentials).ToList(),
+            // Active first: OpenIddict signs with the first credential; it orders certificates by validity
+            // itself and keeps the order of the others (ES256 keys are not certificates, see ToCredentials).
+            published.OrderByDescending(k => k == active).ThenByDescending(k => k.ActivatesAt).Select(ToCredentials).ToList(),
             ToEncryptingCredentials(keys.Where(k => k.Use == EncryptionUse).OrderBy(k => k.CreatedAt).Last()),
             ids,
             active?.Id,
@@ -247,7 +249,10 @@ public sealed partial class KeyRing(
     private SigningCredentials ToCredentials(SigningKey key)
     {
         var certificate = X509CertificateLoader.LoadPkcs12(_material[key.Id]!, password: null, X509KeyStorageFlags.EphemeralKeySet);
-        var securityKey = new X509SecurityKey(certificate, key.Id);
+        // IdentityModel cannot sign ES256 through an X509SecurityKey: hand OpenIddict the bare ECDSA key.
+        SecurityKey securityKey = key.Algorithm == "ES256"
+            ? new ECDsaSecurityKey(certificate.GetECDsaPrivateKey()!) { KeyId = key.Id }
+            : new X509SecurityKey(certificate, key.Id);
         return new SigningCredentials(securityKey, key.Algorithm switch
         {
             "ES256" => SecurityAlgorithms.EcdsaSha256,
