@@ -25,6 +25,9 @@ var token = builder.AddProject<Projects.Token_Api>("token-service")
     .WithEnvironment("Token__ClientSecretHashKey", clientSecretHashKey)
     .WithHttpHealthCheck("/health");
 
+// token-service validates its own access tokens (sessions API); a project gets no discovery entry for itself.
+token.WithEnvironment("Auth__Authority", token.GetEndpoint("http"));
+
 builder.AddProject<Projects.Auth_Api>("auth-service")
     .WithReference(authDb).WaitFor(authDb)
     .WithReference(redis).WaitFor(redis)
