@@ -2,31 +2,7 @@ using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;
 
-/// <summary>
-/// A PostgreSQL, Redis and RabbitMQ of these tests' own (own data folder, ports + FAULT_INFRA_PORT_OFFSET, default 100),
-/// so stopping the broker here disturbs no other test.
-/// </summary>
-public sealed class AuditFaultInfrastructure : IAsyncLifetime
-{
-    public InfraInstance Infra { get; } = new(
-        Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-fault"),
-        portOffset: int.TryParse(Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var offset) ? offset : 100);
-
-    public IReadOnlyDictionary<string, string> ConnectionStrings { get; private set; } = new Dictionary<string, string>();
-
-    public Task InitializeAsync()
-    {
-        Infra.Up();
-        ConnectionStrings = Infra.Env();
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        Infra.Down();
-        return Task.CompletedTask;
-    }
-}
+public sealed class AuditFaultInfrastructure : FaultInfrastructure;
 
 [CollectionDefinition(Name)]
 public sealed class AuditFaultCollection : ICollectionFixture<AuditFaultInfrastructure>

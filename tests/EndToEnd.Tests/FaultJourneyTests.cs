@@ -5,18 +5,14 @@ using SecurePlatform.TestSupport;
 namespace SecurePlatform.EndToEnd.Tests;
 
 /// <summary>The platform on servers of its own (own data folder, ports shifted), so stopping one disturbs no other test.</summary>
-public sealed class FaultPlatformFixture : IAsyncLifetime
+public sealed class FaultPlatformFixture : FaultInfrastructure
 {
-    public InfraInstance Infra { get; } = new(
-        Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-fault"),
-        portOffset: int.TryParse(Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var offset) ? offset : 100);
-
     public Platform Platform { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        Infra.Up();
-        Platform = await Platform.StartAsync(Infra.Env(), "faultjourney");
+        await base.InitializeAsync();
+        Platform = await Platform.StartAsync(ConnectionStrings, "faultjourney");
         using var http = new HttpClient();
         foreach (var service in Platform.Processes.Values)
         {
@@ -24,10 +20,10 @@ public sealed class FaultPlatformFixture : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         await Platform.DisposeAsync();
-        Infra.Down();
+        await base.DisposeAsync();
     }
 }
 

@@ -6,33 +6,6 @@ using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.ServiceDefaults.Tests;
 
-/// <summary>
-/// A PostgreSQL, Redis and RabbitMQ of these tests' own (own data folder, ports +100), so stopping a server
-/// here disturbs no other test.
-/// </summary>
-public sealed class FaultInfrastructure : IAsyncLifetime
-{
-    // FAULT_INFRA_PORT_OFFSET lets two checkouts on one machine run their fault tests side by side.
-    public InfraInstance Infra { get; } = new(
-        Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-fault"),
-        portOffset: int.TryParse(System.Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var offset) ? offset : 100);
-
-    public IReadOnlyDictionary<string, string> ConnectionStrings { get; private set; } = new Dictionary<string, string>();
-
-    public Task InitializeAsync()
-    {
-        Infra.Up();
-        ConnectionStrings = Infra.Env();
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        Infra.Down();
-        return Task.CompletedTask;
-    }
-}
-
 [CollectionDefinition(Name)]
 public sealed class FaultCollection : ICollectionFixture<FaultInfrastructure>
 {
