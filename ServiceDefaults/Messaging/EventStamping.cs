@@ -19,11 +19,33 @@ public static class EventStamping
             SourceService = sourceService,
             Actor = actor,
             Subject = subject,
-            IpAddress = integrationEvent.IpAddress ?? http?.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = integrationEvent.UserAgent ?? Truncate(http?.Request.Headers.UserAgent.ToString()),
+            IpAddress = integrationEvent.IpAddress ?? ClientAddress(http),
+            UserAgent = integrationEvent.UserAgent ?? UserAgent(http),
             CorrelationId = Activity.Current?.TraceId.ToString() ?? integrationEvent.CorrelationId,
         });
 
+    /// <summary>The caller's address (after forwarded headers from trusted proxies), IPv4 without the IPv6 mapping.</summary>
+    public static string? ClientAddress(HttpContext? http)
+    {
+        var address = http?.Connection.RemoteIpAddress;
+        return address is null ? null : (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
+    }
+
+    /// <summary>The caller's User-Agent, truncated (see <see cref="Truncate"/>).</summary>
+    public static string? UserAgent(HttpContext? http) => Truncate(http?.Request.Headers.UserAgent.ToString());
+
+    /// <summary>At most <see cref="MaxUserAgentLength"/> characters, never splitting a surrogate pair; null when empty.</summary>
     public static string? Truncate(string? userAgent)
-        => string.IsNullOrEmpty(userAgent) ? null : userAgent.Length <= MaxUserAgentLength ? userAgent : userAgent[..MaxUserAgentLength];
+    {
+        if (string.IsNullOrEmpty(userAgent))
+        {
+            return null;
+        }
+        if (userAgent.Length <= MaxUserAgentLength)
+        {
+            return userAgent;
+        }
+        var cut = char.IsHighSurrogate(userAgent[MaxUserAgentLength - 1]) ? MaxUserAgentLength - 1 : MaxUserAgentLength;
+        return userAgent[..cut];
+    }
 }

@@ -108,7 +108,7 @@ public static partial class SessionApi
         var roles = await services.Users.GetRolesAsync(user!);
         string[] amr = ["pwd"];
         var issued = await services.Tokens.SignInAsync(
-            new SignInGrant(user!.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, AuthEvents.ClientAddress(http), AuthEvents.UserAgent(http)),
+            new SignInGrant(user!.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http)),
             cancellationToken);
         switch (issued)
         {

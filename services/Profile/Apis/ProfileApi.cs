@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -43,16 +42,7 @@ public static class ProfileApi
         {
             profile.DisplayName = request.DisplayName!;
             profile.UpdatedAt = DateTimeOffset.UtcNow;
-            db.AddIntegrationEvent(new ProfileUpdated
-            {
-                SourceService = "profile-service",
-                Actor = sub,
-                Subject = sub,
-                IpAddress = http.Connection.RemoteIpAddress?.ToString(),
-                UserAgent = http.Request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua[..Math.Min(ua.Length, 512)] : null,
-                CorrelationId = Activity.Current?.TraceId.ToString(),
-                Fields = ["displayName"],
-            });
+            db.AddIntegrationEvent(new ProfileUpdated { Fields = ["displayName"] }.Stamp("profile-service", http, sub, sub));
             await db.SaveChangesAsync(cancellationToken);
         }
         return TypedResults.Ok(ToResponse(profile));

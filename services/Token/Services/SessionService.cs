@@ -57,8 +57,8 @@ public sealed class SessionService(
     public async Task<RefreshDecision> RotateAsync(Guid sid, Guid presented, Guid next, string subject, string clientId, HttpContext http, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var ip = http.Connection.RemoteIpAddress?.ToString();
-        var userAgent = EventStamping.Truncate(http.Request.Headers.UserAgent.ToString());
+        var ip = EventStamping.ClientAddress(http);
+        var userAgent = EventStamping.UserAgent(http);
         var outbox = OutboxMessage.From(new TokenRefreshed { SessionId = sid.ToString(), ClientId = clientId }.Stamp(SourceService, http, clientId, subject));
         var idleCutoff = now - _options.SessionIdleTimeout;
         var leewayCutoff = now - _options.RefreshTokenReuseLeeway;
