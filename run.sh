@@ -7,6 +7,7 @@
 #   RUN_NO_BUILD=1 ./run.sh   skip the build
 #   RUN_DETACH=1 ./run.sh     return once healthy and leave the services running (stop: ./run.sh stop)
 #   ./run.sh stop         stop services started by a detached run
+#   RUN_PORT_BASE=5200 ./run.sh   ports base+1..base+4 instead of 5101-5104 (a second checkout beside this one)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -14,7 +15,8 @@ STATE="$ROOT/.local/run"
 LOGS="$ROOT/.local/logs"
 mkdir -p "$STATE" "$LOGS"
 
-SERVICES=(auth:Auth.Api:5101 token:Token.Api:5102 audit:Audit.Api:5103 profile:Profile.Api:5104)
+PORT_BASE="${RUN_PORT_BASE:-5100}"
+SERVICES=(auth:Auth.Api:$((PORT_BASE + 1)) token:Token.Api:$((PORT_BASE + 2)) audit:Audit.Api:$((PORT_BASE + 3)) profile:Profile.Api:$((PORT_BASE + 4)))
 say() { printf '[run] %s\n' "$*"; }
 t0=$(date +%s%3N)
 elapsed() { printf '%.1f s' "$(( $(date +%s%3N) - t0 ))e-3"; }
@@ -75,7 +77,7 @@ service_env() { # the variables the AppHost would inject, plus the platform's de
   echo "Token__ClientSecretHashKey=$CLIENT_SECRET_HASH_KEY"
   echo "Bootstrap__AdminEmail=$ADMIN_EMAIL"
   echo "Bootstrap__AdminPassword=$ADMIN_PASSWORD"
-  echo "Token__Issuer=http://127.0.0.1:5102/"
+  echo "Token__Issuer=http://127.0.0.1:$((PORT_BASE + 2))/"
   [[ -z "${BENCH_CLIENT_SECRET:-}" ]] || echo "Clients__bench__Secret=$BENCH_CLIENT_SECRET"
 }
 
@@ -125,10 +127,10 @@ done
 say "all four services healthy in $(elapsed)"
 cat <<INFO
 
-  auth-service     http://127.0.0.1:5101   log: .local/logs/auth-service.log
-  token-service    http://127.0.0.1:5102   log: .local/logs/token-service.log   discovery: /.well-known/openid-configuration
-  audit-service    http://127.0.0.1:5103   log: .local/logs/audit-service.log
-  profile-service  http://127.0.0.1:5104   log: .local/logs/profile-service.log
+  auth-service     http://127.0.0.1:$((PORT_BASE + 1))   log: .local/logs/auth-service.log
+  token-service    http://127.0.0.1:$((PORT_BASE + 2))   log: .local/logs/token-service.log   discovery: /.well-known/openid-configuration
+  audit-service    http://127.0.0.1:$((PORT_BASE + 3))   log: .local/logs/audit-service.log
+  profile-service  http://127.0.0.1:$((PORT_BASE + 4))   log: .local/logs/profile-service.log
   OpenAPI          /openapi/v1.json on each; health /health, liveness /alive
   RabbitMQ UI      http://127.0.0.1:55673 (user secureplatform, password in .local/infra/secrets.env)
   admin account    $ADMIN_EMAIL (password in .local/run/secrets.env)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load scenarios against a local platform. Starts it with ./run.sh (detached) plus two comparison
-# instances: profile-service without the revocation check (port 5105) and token-service signing ES256
-# (port 5106, own database). Prints one JSON line per scenario; see bench/README.md.
+# instances: profile-service without the revocation check (port base+5, 5105) and token-service signing
+# ES256 (port base+6, 5106, own database).
+# RUN_PORT_BASE moves every port (see run.sh). Prints one JSON line per scenario; see bench/README.md.
 #
 #   bench/run.sh [scenario ...]     default: login refresh profile profile-no-revocation client-credentials client-credentials-es256
 #   BENCH_SECONDS=20 BENCH_WORKERS=16 bench/run.sh
@@ -12,6 +13,7 @@ SECONDS_PER=${BENCH_SECONDS:-20}
 WORKERS=${BENCH_WORKERS:-16}
 export BENCH_CLIENT_SECRET="${BENCH_CLIENT_SECRET:-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')}"
 LOGS="$ROOT/.local/logs"
+BASE="${RUN_PORT_BASE:-5100}"
 
 RUN_DETACH=1 ./run.sh >/dev/null
 dotnet build bench/LoadGen -c Release -v quiet -clp:ErrorsOnly -nologo
@@ -27,13 +29,13 @@ start_extra() { # start_extra <svc> <project> <port> VAR=value...
   echo "[bench] $project on $port did not become healthy (log: $LOGS/bench-$svc-$port.log)" >&2; return 1
 }
 trap 'kill "${extra_pids[@]}" 2>/dev/null || true; ./run.sh stop >/dev/null' EXIT
-es_db="$(./run.sh print-env token 5106 | sed -n 's/^ConnectionStrings__tokendb=//p' | sed 's/Database=tokendb/Database=tokendb_es256/')"
-start_extra profile Profile.Api 5105 Auth__Revocation__Enabled=false
-start_extra token Token.Api 5106 Token__SigningAlgorithm=ES256 "ConnectionStrings__tokendb=$es_db" Token__Issuer=http://127.0.0.1:5106/
+es_db="$(./run.sh print-env token $((BASE + 6)) | sed -n 's/^ConnectionStrings__tokendb=//p' | sed 's/Database=tokendb/Database=tokendb_es256/')"
+start_extra profile Profile.Api $((BASE + 5)) Auth__Revocation__Enabled=false
+start_extra token Token.Api $((BASE + 6)) Token__SigningAlgorithm=ES256 "ConnectionStrings__tokendb=$es_db" Token__Issuer=http://127.0.0.1:$((BASE + 6))/
 
 run() { # run <scenario> <pids> [options]
   local name="$1" pids="$2"; shift 2
-  dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --seconds "$SECONDS_PER" --workers "$WORKERS" --cpu-pids "$pids" "$@"
+  dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --auth "http://127.0.0.1:$((BASE + 1))" --token "http://127.0.0.1:$((BASE + 2))" --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --workers "$WORKERS" --cpu-pids "$pids" "$@"
 }
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(login refresh profile profile-no-revocation client-credentials client-credentials-es256)
@@ -42,9 +44,9 @@ for s in "${scenarios[@]}"; do
     login) run login "$(pid_of auth-service),$(pid_of token-service)" ;;
     refresh) run refresh "$(pid_of token-service)" ;;
     profile) run profile "$(pid_of profile-service)" ;;
-    profile-no-revocation) run profile "${extra_pids[0]}" --profile http://127.0.0.1:5105 | sed 's/"scenario":"profile"/"scenario":"profile-no-revocation"/' ;;
+    profile-no-revocation) run profile "${extra_pids[0]}" --profile "http://127.0.0.1:$((BASE + 5))" | sed 's/"scenario":"profile"/"scenario":"profile-no-revocation"/' ;;
     client-credentials) run client-credentials "$(pid_of token-service)" ;;
-    client-credentials-es256) run client-credentials "${extra_pids[1]}" --token http://127.0.0.1:5106 | sed 's/"scenario":"client-credentials"/"scenario":"client-credentials-es256"/' ;;
+    client-credentials-es256) run client-credentials "${extra_pids[1]}" --token "http://127.0.0.1:$((BASE + 6))" | sed 's/"scenario":"client-credentials"/"scenario":"client-credentials-es256"/' ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done
