@@ -127,7 +127,9 @@ public static class TokenApi
         // Only in the refresh token: which member of the family it is, and when the session ends.
         identity.SetClaim(PlatformGrant.RefreshTokenIdClaim, refreshTokenId.ToString());
         identity.SetClaim("sexp", (sessionExpiresAt ?? DateTimeOffset.UtcNow + refreshLifetime).ToUnixTimeSeconds());
-        identity.SetScopes(scopes.Intersect([Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct());
+        // No openid: these grants are not OpenID Connect sign-ins, and an identity token (nobody reads it; the
+        // login response does not carry it) would cost a second RSA signature per sign-in and per refresh.
+        identity.SetScopes(scopes.Intersect([Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct());
         identity.SetResources(PlatformClaims.Audience);
         identity.SetPresenters(clientId);
         identity.SetRefreshTokenLifetime(refreshLifetime);

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.Security;
@@ -68,6 +70,7 @@ public static class Extensions
             {
                 core.UseEntityFrameworkCore().UseDbContext<TokenDbContext>();
                 core.ReplaceApplicationManager(typeof(KeyedHashApplicationManager<>));
+                core.Services.Replace(ServiceDescriptor.Singleton(typeof(IOpenIddictApplicationCache<>), typeof(SharedApplicationCache<>)));
             })
             .AddServer(server =>
             {
@@ -95,6 +98,7 @@ public static class Extensions
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenFromCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenToCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.AccessTokensBelongToTheirApp.Descriptor);
+                server.AddEventHandler(OpenIddictHandlers.SignTokensByAudience.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RevokeSession.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RejectRevokedSessions.Descriptor);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore.Models;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Token.Model;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -45,10 +46,13 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
 
         await using var scope = scopes.CreateAsyncScope();
         var manager = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        // From the store, not the manager: the manager answers from the process-wide cache with detached
+        // entities, which this scope's context could not update next to the copy its validation loads.
+        var store = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication>>();
         foreach (var (clientId, settings) in clients)
         {
             var descriptor = Describe(clientId, settings);
-            var existing = await manager.FindByClientIdAsync(clientId, cancellationToken);
+            var existing = await store.FindByClientIdAsync(clientId, cancellationToken);
             if (existing is null)
             {
                 await manager.CreateAsync(descriptor, cancellationToken);

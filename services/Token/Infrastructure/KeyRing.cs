@@ -50,6 +50,7 @@ public sealed partial class KeyRing(
     {
         var snapshot = _snapshot ?? throw new InvalidOperationException("The key ring has not been loaded yet.");
         server.SigningCredentials.AddRange(snapshot.Signing);
+        server.SigningCredentials.Add(snapshot.InternalSigning); // never in JWKS: OpenIddict publishes asymmetric keys only
         server.EncryptionCredentials.Add(snapshot.Encryption);
         server.JsonWebTokenHandler.SetDefaultTimesOnTokenCreation = true; // adds nbf, which OpenIddict leaves out
     }
@@ -74,6 +75,7 @@ public sealed partial class KeyRing(
         var active = KeyRotationPlan.Active(published, now);
         List<string> ids = [.. published.OrderByDescending(k => k == active).ThenByDescending(k => k.ActivatesAt).Select(k => k.Id)];
         var next = NextTransition(signing, now);
+        var encryption = keys.Where(k => k.Use == EncryptionUse).OrderBy(k => k.CreatedAt).Last();
         var current = _snapshot;
         if (current is not null && current.PublishedKeyIds.SequenceEqual(ids) && current.ActiveKeyId == active?.Id)
         {
@@ -84,7 +86,8 @@ public sealed partial class KeyRing(
             // Active first: OpenIddict signs with the first credential; it orders certificates by validity
             // itself and keeps the order of the others (ES256 keys are not certificates, see ToCredentials).
             published.OrderByDescending(k => k == active).ThenByDescending(k => k.ActivatesAt).Select(ToCredentials).ToList(),
-            ToEncryptingCredentials(keys.Where(k => k.Use == EncryptionUse).OrderBy(k => k.CreatedAt).Last()),
+            ToEncryptingCredentials(encryption),
+            ToInternalSigningCredentials(encryption),
             ids,
             active?.Id,
             next);
@@ -264,9 +267,20 @@ public sealed partial class KeyRing(
     private EncryptingCredentials ToEncryptingCredentials(SigningKey key) =>
         new(new SymmetricSecurityKey(_material[key.Id]!) { KeyId = key.Id }, SecurityAlgorithms.Aes256KW, SecurityAlgorithms.Aes256CbcHmacSha512);
 
+    /// <summary>
+    /// The HMAC key for tokens only token-service reads (see <see cref="OpenIddictHandlers.SignTokensByAudience"/>),
+    /// derived from the encryption key so that every replica has the same one without another stored secret.
+    /// </summary>
+    private SigningCredentials ToInternalSigningCredentials(SigningKey encryption)
+    {
+        var material = HKDF.DeriveKey(HashAlgorithmName.SHA256, _material[encryption.Id]!, 32, salt: [], info: "secureplatform token-service internal token signing"u8.ToArray());
+        return new SigningCredentials(new SymmetricSecurityKey(material) { KeyId = "int-" + encryption.Id }, SecurityAlgorithms.HmacSha256);
+    }
+
     private sealed record Snapshot(
         IReadOnlyList<SigningCredentials> Signing,
         EncryptingCredentials Encryption,
+        SigningCredentials InternalSigning,
         IReadOnlyList<string> PublishedKeyIds,
         string? ActiveKeyId,
         DateTimeOffset? NextTransition);

@@ -29,6 +29,12 @@ public sealed class TokenOptions
     /// <summary>How long a new key is published in JWKS before it signs.</summary>
     public TimeSpan KeyAnnouncementPeriod { get; set; } = TimeSpan.FromDays(2);
 
+    /// <summary>
+    /// How long a replica keeps a client application in memory. A client changed or removed on another replica
+    /// (a rotated secret, a withdrawn permission) is honoured here at the latest this long afterwards.
+    /// </summary>
+    public TimeSpan ClientCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>HMAC key for stored client-secret hashes.</summary>
     public string? ClientSecretHashKey { get; set; }
 
