@@ -5,12 +5,18 @@
 # RUN_PORT_BASE moves every port (see run.sh). Prints one JSON line per scenario; see bench/README.md.
 #
 #   bench/run.sh [scenario ...]     default: login refresh profile profile-no-revocation client-credentials client-credentials-es256
-#   BENCH_SECONDS=20 BENCH_WORKERS=16 bench/run.sh
+#   BENCH_SECONDS=20 BENCH_WORKERS=16 BENCH_WARMUP=5 bench/run.sh
+#
+# CPU counted per scenario: the serving services plus this platform's own PostgreSQL (the postmaster and all its
+# backends) and Redis, as process trees (PIDs from eng/infra.sh status). BENCH_CPU=names counts, as before, every
+# process named postgres or redis-server on the machine instead (wrong when others run their own servers).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SECONDS_PER=${BENCH_SECONDS:-20}
 WORKERS=${BENCH_WORKERS:-16}
+WARMUP=${BENCH_WARMUP:-5}
+CPU_MODE=${BENCH_CPU:-tree}
 export BENCH_CLIENT_SECRET="${BENCH_CLIENT_SECRET:-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')}"
 LOGS="$ROOT/.local/logs"
 BASE="${RUN_PORT_BASE:-5100}"
@@ -18,6 +24,9 @@ BASE="${RUN_PORT_BASE:-5100}"
 RUN_DETACH=1 ./run.sh >/dev/null
 dotnet build bench/LoadGen -c Release -v quiet -clp:ErrorsOnly -nologo
 pid_of() { cat "$ROOT/.local/run/$1.pid"; }
+infra_pid() { eng/infra.sh status "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == "pid") { print $(i + 1); exit } }'; }
+servers="$(infra_pid postgres),$(infra_pid redis)"
+[[ "$servers" =~ ^[0-9]+,[0-9]+$ ]] || { echo "[bench] could not read the PIDs of PostgreSQL and Redis from eng/infra.sh status" >&2; exit 1; }
 
 extra_pids=()
 start_extra() { # start_extra <svc> <project> <port> VAR=value...
@@ -33,9 +42,14 @@ es_db="$(./run.sh print-env token $((BASE + 6)) | sed -n 's/^ConnectionStrings__
 start_extra profile Profile.Api $((BASE + 5)) Auth__Revocation__Enabled=false
 start_extra token Token.Api $((BASE + 6)) Token__SigningAlgorithm=ES256 "ConnectionStrings__tokendb=$es_db" Token__Issuer=http://127.0.0.1:$((BASE + 6))/
 
-run() { # run <scenario> <pids> [options]
-  local name="$1" pids="$2"; shift 2
-  dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --auth "http://127.0.0.1:$((BASE + 1))" --token "http://127.0.0.1:$((BASE + 2))" --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --workers "$WORKERS" --cpu-pids "$pids" "$@"
+run() { # run <scenario> <service pids> [options]
+  local name="$1" pids="$2" cpu; shift 2
+  case "$CPU_MODE" in
+    tree) cpu=(--cpu-tree "$pids,$servers") ;;
+    names) cpu=(--cpu-pids "$pids") ;;
+    *) echo "BENCH_CPU must be tree or names" >&2; exit 2 ;;
+  esac
+  dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --auth "http://127.0.0.1:$((BASE + 1))" --token "http://127.0.0.1:$((BASE + 2))" --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --warmup "$WARMUP" --workers "$WORKERS" "${cpu[@]}" "$@"
 }
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(login refresh profile profile-no-revocation client-credentials client-credentials-es256)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -8,7 +9,11 @@ using SecurePlatform.Bench;
 // next request when the previous one answered. Reports throughput per wall second and per CPU-second of the
 // processes that serve the scenario (read from /proc/PID/stat), and latency percentiles.
 //
-//   dotnet LoadGen.dll <scenario> [--seconds 20] [--workers 16] [--cpu-pids 1,2,3] [--base URL] ...
+//   dotnet LoadGen.dll <scenario> [--seconds 20] [--workers 16] [--cpu-tree 1,2,3 | --cpu-pids 1,2,3] [--auth URL] ...
+//
+// --cpu-tree counts the given processes and all their descendants, alive or already reaped (a postmaster's PID
+// covers its backends): only the servers of this platform. Without it, --cpu-pids plus every process named in
+// --cpu-names (default: every postgres and redis-server on the machine, whoever runs them).
 var options = Options.Parse(args);
 var scenario = Scenarios.Create(options);
 Console.Error.WriteLine($"[bench] {options.Scenario}: preparing ({options.Workers} workers)...");
@@ -22,12 +27,13 @@ for (var i = 0; i < latencies.Length; i++)
 {
     latencies[i] = new List<double>(100_000);
 }
-var cpuBefore = Cpu.Read(options.CpuPids, options.CpuProcessNames);
+var cpuBefore = Cpu.Read(options);
 var wall = Stopwatch.StartNew();
 Console.Error.WriteLine($"[bench] {options.Scenario}: measuring {options.Seconds} s...");
 var (ok, failed) = await RunAsync(scenario, options.Workers, TimeSpan.FromSeconds(options.Seconds), latencies);
 wall.Stop();
-var cpuSeconds = Cpu.Read(options.CpuPids, options.CpuProcessNames) - cpuBefore;
+var cpuAfter = Cpu.Read(options);
+var cpuSeconds = cpuAfter.Total - cpuBefore.Total;
 
 var all = latencies.SelectMany(l => l).Order().ToArray();
 double Percentile(double p) => all.Length == 0 ? -1 : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
@@ -43,6 +49,10 @@ var result = new
     perCpuSecond = cpuSeconds > 0 ? Math.Round(ok / cpuSeconds, 1) : -1,
     p50Ms = Math.Round(Percentile(0.50), 2),
     p99Ms = Math.Round(Percentile(0.99), 2),
+    // CPU-seconds per counted process tree ("pid/name"), when --cpu-tree is given: where the CPU of the scenario went.
+    cpuByTree = cpuAfter.ByRoot.ToDictionary(
+        root => root.Key,
+        root => Math.Round(root.Value - cpuBefore.ByRoot.GetValueOrDefault(root.Key), 2)),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
 return failed > ok / 100 ? 1 : 0; // more than 1 % errors: the numbers are not worth reporting
@@ -81,6 +91,7 @@ namespace SecurePlatform.Bench
         public int WarmupSeconds { get; private set; } = 5;
         public int Workers { get; private set; } = 16;
         public int[] CpuPids { get; private set; } = [];
+        public int[] CpuTrees { get; private set; } = [];
         public string[] CpuProcessNames { get; private set; } = ["postgres", "redis-server"];
         public string Auth { get; private set; } = "http://127.0.0.1:5101";
         public string Token { get; private set; } = "http://127.0.0.1:5102";
@@ -100,6 +111,7 @@ namespace SecurePlatform.Bench
                     case "--warmup": o.WarmupSeconds = int.Parse(value); break;
                     case "--workers": o.Workers = int.Parse(value); break;
                     case "--cpu-pids": o.CpuPids = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)]; break;
+                    case "--cpu-tree": o.CpuTrees = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)]; break;
                     case "--cpu-names": o.CpuProcessNames = value.Split(',', StringSplitOptions.RemoveEmptyEntries); break;
                     case "--auth": o.Auth = value; break;
                     case "--token": o.Token = value; break;
@@ -108,48 +120,113 @@ namespace SecurePlatform.Bench
                     default: throw new ArgumentException("unknown option " + args[i]);
                 }
             }
+            if (o.CpuTrees.Length > 0 && (o.CpuPids.Length > 0 || args.Contains("--cpu-names")))
+            {
+                throw new ArgumentException("--cpu-tree counts exactly the given process trees; it does not combine with --cpu-pids or --cpu-names");
+            }
             return o;
         }
     }
 
-    /// <summary>CPU time (user + system) of given PIDs and of all processes with given names, in seconds.</summary>
+    /// <summary>CPU-seconds counted for a scenario: the total, and per process tree (key "pid/name") in tree mode.</summary>
+    public sealed record CpuReading(double Total, IReadOnlyDictionary<string, double> ByRoot);
+
+    /// <summary>One line of <c>/proc/PID/stat</c>: parent, own CPU and the CPU of children it has reaped, in clock ticks.</summary>
+    public readonly record struct ProcStat(int Pid, string Name, int ParentPid, long OwnTicks, long ReapedChildTicks)
+    {
+        /// <summary>Parses <c>pid (comm) state ppid ...</c>; comm may hold spaces and parentheses, so fields count from the last ')'.</summary>
+        public static ProcStat Parse(string stat)
+        {
+            var open = stat.IndexOf('(');
+            var close = stat.LastIndexOf(')');
+            var fields = stat[(close + 2)..].Split(' ');
+            // fields[0] is field 3 (state): ppid = 4, utime = 14, stime = 15, cutime = 16, cstime = 17
+            return new ProcStat(
+                int.Parse(stat.AsSpan(0, open).Trim(), CultureInfo.InvariantCulture),
+                stat[(open + 1)..close],
+                int.Parse(fields[1], CultureInfo.InvariantCulture),
+                long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture),
+                long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>CPU time (user + system) from <c>/proc</c>.</summary>
     public static class Cpu
     {
         private const double TicksPerSecond = 100; // USER_HZ on Linux
 
-        public static double Read(int[] pids, string[] names)
+        public static CpuReading Read(Options options)
         {
-            var ids = new HashSet<int>(pids);
-            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            var all = Snapshot();
+            if (options.CpuTrees.Length > 0)
             {
-                if (int.TryParse(Path.GetFileName(dir), out var pid) && names.Length > 0)
+                var byRoot = TreeTicks(all, options.CpuTrees).ToDictionary(r => r.Key, r => r.Value / TicksPerSecond);
+                return new CpuReading(byRoot.Values.Sum(), byRoot);
+            }
+            var ids = new HashSet<int>(options.CpuPids);
+            ids.UnionWith(all.Values.Where(p => options.CpuProcessNames.Contains(p.Name)).Select(p => p.Pid));
+            return new CpuReading(ids.Sum(id => all.TryGetValue(id, out var p) ? p.OwnTicks : 0) / TicksPerSecond, new Dictionary<string, double>());
+        }
+
+        /// <summary>
+        /// Ticks per root ("pid/name"): the root and every live descendant, each with the CPU of the children it
+        /// has already reaped (a backend that exits moves its CPU into its parent's cutime/cstime, still in the tree).
+        /// A root that is gone counts 0.
+        /// </summary>
+        public static Dictionary<string, long> TreeTicks(IReadOnlyDictionary<int, ProcStat> all, IEnumerable<int> roots)
+        {
+            var children = all.Values.ToLookup(p => p.ParentPid, p => p.Pid);
+            var result = new Dictionary<string, long>();
+            foreach (var root in roots.Distinct())
+            {
+                if (!all.TryGetValue(root, out var rootStat))
                 {
-                    try
+                    result[$"{root}/gone"] = 0;
+                    continue;
+                }
+                long ticks = 0;
+                var pending = new Stack<int>([root]);
+                var seen = new HashSet<int>();
+                while (pending.TryPop(out var pid))
+                {
+                    if (!seen.Add(pid) || !all.TryGetValue(pid, out var p))
                     {
-                        if (names.Contains(File.ReadAllText($"{dir}/comm").Trim()))
-                        {
-                            ids.Add(pid);
-                        }
+                        continue;
                     }
-                    catch (IOException)
+                    ticks += p.OwnTicks + p.ReapedChildTicks;
+                    foreach (var child in children[pid])
                     {
+                        pending.Push(child);
                     }
                 }
+                result[$"{root}/{rootStat.Name}"] = ticks;
             }
-            double ticks = 0;
-            foreach (var pid in ids)
+            return result;
+        }
+
+        private static Dictionary<int, ProcStat> Snapshot()
+        {
+            var all = new Dictionary<int, ProcStat>();
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
             {
+                if (!int.TryParse(Path.GetFileName(dir), out _))
+                {
+                    continue;
+                }
                 try
                 {
-                    var stat = File.ReadAllText($"/proc/{pid}/stat");
-                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                    ticks += long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime
+                    var stat = ProcStat.Parse(File.ReadAllText($"{dir}/stat"));
+                    all[stat.Pid] = stat;
                 }
                 catch (IOException)
                 {
+                    // the process ended while we looked
+                }
+                catch (UnauthorizedAccessException)
+                {
                 }
             }
-            return ticks / TicksPerSecond;
+            return all;
         }
     }
 
