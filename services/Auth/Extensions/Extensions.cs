@@ -12,7 +12,7 @@ public static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<AuthDbContext>("authdb", AuthDataSource.Configure);
+        builder.AddNpgsqlDbContext<AuthDbContext>("authdb");
         builder.AddRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<AuthDbContext>();
