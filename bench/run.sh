@@ -5,10 +5,13 @@
 # RUN_PORT_BASE moves every port (see run.sh). Prints one JSON line per scenario; see bench/README.md.
 #
 #   bench/run.sh [scenario ...]     default: login refresh profile profile-no-revocation client-credentials client-credentials-es256
+#   bench/run.sh profile-pair client-credentials-pair   two variants at once, half the workers each (see below)
 #   BENCH_SECONDS=20 BENCH_WORKERS=16 BENCH_WARMUP=5 bench/run.sh
 #
 # CPU counted per scenario: the serving services plus this platform's own PostgreSQL (the postmaster and all its
-# backends) and Redis, as process trees (PIDs from eng/infra.sh status). BENCH_CPU=names counts, as before, every
+# backends) and Redis, as process trees (PIDs from eng/infra.sh status). A *-pair scenario loads two variants at the
+# same time and counts only each variant's own service process, so both see the same machine (the noise of a
+# shared machine swamps sequential runs); it ends with the ratio of their CPU per request. BENCH_CPU=names counts, as before, every
 # process named postgres or redis-server on the machine instead (wrong when others run their own servers).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,10 +49,26 @@ run() { # run <scenario> <service pids> [options]
   local name="$1" pids="$2" cpu; shift 2
   case "$CPU_MODE" in
     tree) cpu=(--cpu-tree "$pids,$servers") ;;
+    pair) cpu=(--cpu-tree "$pids") ;;
     names) cpu=(--cpu-pids "$pids") ;;
     *) echo "BENCH_CPU must be tree or names" >&2; exit 2 ;;
   esac
-  dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --auth "http://127.0.0.1:$((BASE + 1))" --token "http://127.0.0.1:$((BASE + 2))" --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --warmup "$WARMUP" --workers "$WORKERS" "${cpu[@]}" "$@"
+  dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --auth "http://127.0.0.1:$((BASE + 1))" --token "http://127.0.0.1:$((BASE + 2))" --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --warmup "$WARMUP" --workers "${WORKERS}" "${cpu[@]}" "$@"
+}
+pair() { # pair <label> <scenario> <pid A> <options A> <pid B> <options B>: both at once, CPU of each service only
+  local label="$1" name="$2" a_pid="$3" a_opts="$4" b_pid="$5" b_opts="$6" half=$(( (WORKERS + 1) / 2 )) out a b
+  out="$(mktemp -d)"
+  # shellcheck disable=SC2086
+  WORKERS=$half CPU_MODE=pair run "$name" "$a_pid" $a_opts >"$out/a" &
+  local a_job=$!
+  # shellcheck disable=SC2086
+  WORKERS=$half CPU_MODE=pair run "$name" "$b_pid" $b_opts >"$out/b" || true
+  wait "$a_job" || true
+  a="$(cat "$out/a")"; b="$(cat "$out/b")"; rm -rf "$out"
+  echo "$a" | sed "s/\"scenario\":\"$name\"/\"scenario\":\"$label-a\"/"
+  echo "$b" | sed "s/\"scenario\":\"$name\"/\"scenario\":\"$label-b\"/"
+  awk -v a="$(echo "$a" | grep -o '"perCpuSecond":[0-9.]*' | cut -d: -f2)" -v b="$(echo "$b" | grep -o '"perCpuSecond":[0-9.]*' | cut -d: -f2)" \
+    -v label="$label" 'BEGIN { if (a > 0 && b > 0) printf "{\"scenario\":\"%s\",\"cpuPerRequestRatioAtoB\":%.3f}\n", label, b / a }'
 }
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(login refresh profile profile-no-revocation client-credentials client-credentials-es256)
@@ -61,6 +80,10 @@ for s in "${scenarios[@]}"; do
     profile-no-revocation) run profile "${extra_pids[0]}" --profile "http://127.0.0.1:$((BASE + 5))" | sed 's/"scenario":"profile"/"scenario":"profile-no-revocation"/' ;;
     client-credentials) run client-credentials "$(pid_of token-service)" ;;
     client-credentials-es256) run client-credentials "${extra_pids[1]}" --token "http://127.0.0.1:$((BASE + 6))" | sed 's/"scenario":"client-credentials"/"scenario":"client-credentials-es256"/' ;;
+    # a = revocation check on, b = off: the check's share of the request's CPU is 1 - ratio
+    profile-pair) pair profile-pair profile "$(pid_of profile-service)" "" "${extra_pids[0]}" "--profile http://127.0.0.1:$((BASE + 5))" ;;
+    # a = RS256 (default), b = ES256: what the RSA signature costs per grant
+    client-credentials-pair) pair client-credentials-pair client-credentials "$(pid_of token-service)" "" "${extra_pids[1]}" "--token http://127.0.0.1:$((BASE + 6))" ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done
