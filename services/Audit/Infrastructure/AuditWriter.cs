@@ -20,7 +20,7 @@ public sealed class AuditIngestOptions
     /// Messages (batches of up to the producers' outbox batch size) the broker hands out before acknowledgement,
     /// all consumed concurrently: each waits for the commit of the transaction that holds its rows.
     /// </summary>
-    public int PrefetchCount { get; set; } = 200;
+    public int PrefetchCount { get; set; } = 100;
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 }
