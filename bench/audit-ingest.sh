@@ -3,7 +3,7 @@
 # Creates a RabbitMQ vhost and a database of its own and removes both afterwards.
 #
 #   bench/audit-ingest.sh                                  all phases: ingest 60 s, seed to 1M rows, query, verify
-#   bench/audit-ingest.sh --duration 60 --publishers 32    ingest settings
+#   bench/audit-ingest.sh --duration 60 --rate 6000 --writers 16   ingest settings (outbox rows per second, writer tasks)
 #   bench/audit-ingest.sh --phases seed,query,verify --rows 1000000 --queries 1000
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,5 +16,9 @@ eng/infra.sh rabbitmqctl -q add_vhost "$VHOST" >/dev/null
 eng/infra.sh rabbitmqctl -q set_permissions -p "$VHOST" secureplatform '.*' '.*' '.*' >/dev/null
 trap 'eng/infra.sh rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true' EXIT
 export ConnectionStrings__rabbitmq="$ConnectionStrings__rabbitmq/$VHOST"
+# CPU is counted for this instance's servers only (other checkouts may run theirs on the same machine).
+BENCH_PG_PID="$(eng/infra.sh status postgres | awk '{print $4}')"
+BENCH_RMQ_PID="$(eng/infra.sh status rabbitmq | awk '{print $4}')"
+export BENCH_PG_PID BENCH_RMQ_PID
 dotnet build bench/AuditIngest/AuditIngest.csproj -c Release -v quiet -clp:ErrorsOnly -nologo
 dotnet artifacts/bin/AuditIngest/release/AuditIngest.dll "$@"

@@ -13,7 +13,7 @@ public static class MessagingExtensions
     /// <summary>
     /// MassTransit 8 on RabbitMQ from <c>ConnectionStrings:{connectionName}</c> (<c>amqp://user:pass@host:port[/vhost]</c>),
     /// with publisher confirms, retry with back-off then the <c>_error</c> queue, endpoint names prefixed by
-    /// the service, and readiness checks <c>rabbitmq</c> (broker reachable) and <c>masstransit</c> (bus endpoints). Start-up never waits for the broker.
+    /// the service (integration events: <c>bus.AddIntegrationEventConsumer</c> / <c>AddIntegrationEventSink</c>), and readiness checks <c>rabbitmq</c> (broker reachable) and <c>masstransit</c> (bus endpoints). Start-up never waits for the broker.
     /// </summary>
     public static IHostApplicationBuilder AddMessaging(
         this IHostApplicationBuilder builder,
@@ -23,9 +23,14 @@ public static class MessagingExtensions
         var brokerUri = new Uri(DataExtensions.RequireConnectionString(builder, connectionName));
         var endpointPrefix = builder.Environment.ApplicationName.Replace(".Api", "", StringComparison.Ordinal);
 
+        var endpointNames = new KebabCaseEndpointNameFormatter(endpointPrefix, includeNamespace: false);
+        builder.Services.AddOptions<IntegrationEventEndpointOptions>()
+            .BindConfiguration("Messaging:Events")
+            .PostConfigure(o => o.QueueName ??= endpointNames.Consumer<IntegrationEventBatchConsumer>());
+
         builder.Services.AddMassTransit(bus =>
         {
-            bus.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(endpointPrefix, includeNamespace: false));
+            bus.SetEndpointNameFormatter(endpointNames);
             bus.ConfigureHealthCheckOptions(health =>
             {
                 health.Name = "masstransit";
@@ -36,7 +41,12 @@ public static class MessagingExtensions
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(brokerUri, host => host.PublisherConfirmation = true);
-                rabbit.UseMessageRetry(retry => retry.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400)));
+                rabbit.UseMessageRetry(retry =>
+                {
+                    retry.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
+                    // Unknown types, unreadable or invalid events: retrying cannot help, to the error queue at once.
+                    retry.Ignore<UnprocessableIntegrationEventsException>();
+                });
                 rabbit.ConfigureEndpoints(context);
             });
         });

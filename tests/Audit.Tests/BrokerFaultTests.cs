@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Npgsql;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;
@@ -22,13 +25,17 @@ public class BrokerFaultTests(AuditFaultInfrastructure fault)
         var subject = "u-" + Guid.NewGuid().ToString("N");
         const int count = 12;
 
+        var traceIds = new List<string>();
+
         fault.Infra.Down("rabbitmq");
         try
         {
             for (var i = 0; i < count; i++)
             {
-                // The producer's request succeeds: the event waits in its outbox.
-                (await http.PostAsync($"/login/{subject}", null)).EnsureSuccessStatusCode();
+                // The producer's request succeeds: the event waits in its outbox. Each request is a trace of its own.
+                using var caller = new Activity("test caller").SetParentId(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded).Start();
+                var response = await HttpAssert.OkJsonAsync<JsonElement>(await http.PostAsync($"/login/{subject}", null));
+                traceIds.Add(response.GetProperty("traceId").GetString()!);
             }
             await Task.Delay(TimeSpan.FromSeconds(2));
             Assert.Equal(0, await audit.CountAsync(subject));
@@ -42,6 +49,19 @@ public class BrokerFaultTests(AuditFaultInfrastructure fault)
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(count, await audit.CountAsync(subject));
         Assert.Equal(count, await audit.OwnerScalarAsync("SELECT count(DISTINCT event_id) FROM audit_events WHERE subject = $1", subject));
+        // The backlog left the outbox in one or a few batch messages; each row still names its own request's trace.
+        var stored = await audit.OwnerAsync(async c =>
+        {
+            await using var cmd = new NpgsqlCommand("SELECT correlation_id FROM audit_events WHERE subject = $1", c) { Parameters = { new() { Value = subject } } };
+            await using var reader = await cmd.ExecuteReaderAsync();
+            var ids = new List<string>();
+            while (await reader.ReadAsync())
+            {
+                ids.Add(reader.GetString(0));
+            }
+            return ids;
+        });
+        Assert.Equal(traceIds.Order(StringComparer.Ordinal), stored.Order(StringComparer.Ordinal));
         await producer.StopAsync();
     }
 }

@@ -44,9 +44,24 @@ public sealed class WidgetDbContext(DbContextOptions<WidgetDbContext> options) :
 
 public sealed class WidgetCreatedConsumer(WidgetDbContext db) : IdempotentConsumer<WidgetCreated, WidgetDbContext>(db)
 {
-    protected override Task HandleAsync(WidgetCreated message, ConsumeContext<WidgetCreated> context)
+    protected override Task HandleAsync(WidgetCreated message, CancellationToken cancellationToken)
     {
         Db.Received.Add(new ReceivedWidget { EventId = message.EventId, Name = message.Name });
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Every batch message the host's bus saw on a queue of its own, in arrival order: what the outbox published.</summary>
+public sealed class BatchLog
+{
+    public System.Collections.Concurrent.ConcurrentQueue<IntegrationEventBatch> Batches { get; } = new();
+}
+
+public sealed class BatchProbeConsumer(BatchLog log) : IConsumer<IntegrationEventBatch>
+{
+    public Task Consume(ConsumeContext<IntegrationEventBatch> context)
+    {
+        log.Batches.Enqueue(context.Message);
         return Task.CompletedTask;
     }
 }
@@ -61,7 +76,7 @@ public sealed class OutboxHost : IAsyncDisposable
 
     public IHost Host { get; }
 
-    public static async Task<OutboxHost> StartAsync(IReadOnlyDictionary<string, string> infra, string name)
+    public static async Task<OutboxHost> StartAsync(IReadOnlyDictionary<string, string> infra, string name, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -75,8 +90,14 @@ public sealed class OutboxHost : IAsyncDisposable
             ["Outbox:PublishTimeout"] = "00:00:03",
             ["Logging:LogLevel:Default"] = "Warning",
         });
+        builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.AddNpgsqlDbContext<WidgetDbContext>("widgetdb");
-        builder.AddMessaging(bus => bus.AddConsumer<WidgetCreatedConsumer>());
+        builder.Services.AddSingleton<BatchLog>();
+        builder.AddMessaging(bus =>
+        {
+            bus.AddIntegrationEventConsumer<WidgetCreatedConsumer>();
+            bus.AddConsumer<BatchProbeConsumer>();
+        });
         builder.AddOutboxDispatcher<WidgetDbContext>();
         var host = builder.Build();
         await using (var scope = host.Services.CreateAsyncScope())
@@ -94,6 +115,10 @@ public sealed class OutboxHost : IAsyncDisposable
         await using var scope = Host.Services.CreateAsyncScope();
         return await work(scope.ServiceProvider.GetRequiredService<WidgetDbContext>());
     }
+
+    public BatchLog Log => Host.Services.GetRequiredService<BatchLog>();
+
+    public string QueueName => Host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<IntegrationEventEndpointOptions>>().Value.QueueName!;
 
     public async Task WaitForBusAsync()
     {

@@ -1,7 +1,10 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
 using SecurePlatform.Audit.Infrastructure;
 using SecurePlatform.Audit.IntegrationEvents;
+using SecurePlatform.Audit.Model;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Messaging;
 
 namespace SecurePlatform.Audit.Extensions;
 
@@ -34,7 +37,14 @@ public static class Extensions
         builder.Services.AddSingleton<AuditWriter>();
         // Registered before the bus, so it stops after the consumers that wait on it.
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditWriter>());
-        builder.AddMessaging(bus => bus.AddAuditConsumers());
+        // Every event of the catalogue, whoever published it, on one queue; a type this build does not know
+        // is a failure (to the error queue), not something to skip.
+        builder.Services.AddOptions<IntegrationEventEndpointOptions>().Configure<IOptions<AuditIngestOptions>>((endpoint, ingest) =>
+        {
+            endpoint.QueueName = ingest.Value.QueueName;
+            endpoint.PrefetchCount = ingest.Value.PrefetchCount;
+        });
+        builder.AddMessaging(bus => bus.AddIntegrationEventSink<AuditEventSink>(AuditEventTypes.All, takesEveryEvent: true));
 
         builder.Services.AddScoped<AuditStore>();
     }

@@ -10,25 +10,29 @@ public sealed class AuditIngestOptions
 {
     public const string SectionName = "Audit:Ingest";
 
-    /// <summary>The queue every audit consumer shares (bound to every event type's exchange).</summary>
+    /// <summary>The queue audit-service consumes (bound to the batch exchange and, for single events, every event type's).</summary>
     public string QueueName { get; set; } = "audit-events";
 
-    /// <summary>Rows appended per transaction at most.</summary>
-    public int MaxBatchSize { get; set; } = 1000;
+    /// <summary>Rows appended per transaction: once reached, no further message joins the transaction.</summary>
+    public int MaxBatchSize { get; set; } = 2000;
 
-    /// <summary>Messages the broker hands out before acknowledgement (and consumed concurrently): the batches' source.</summary>
-    public int PrefetchCount { get; set; } = 1000;
+    /// <summary>
+    /// Messages (batches of up to the producers' outbox batch size) the broker hands out before acknowledgement,
+    /// all consumed concurrently: each waits for the commit of the transaction that holds its rows.
+    /// </summary>
+    public int PrefetchCount { get; set; } = 100;
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
-/// The single in-process appender. Consumers hand it rows and await the commit of the batch that holds them,
-/// so a message is acknowledged only once its row is durable. Each batch is one transaction that takes the
+/// The single in-process appender. Consumers hand it a message's rows and await the commit of the transaction
+/// that holds them, so a message is acknowledged only once its rows are durable. Each batch is one transaction that takes the
 /// chain's advisory lock (one total order across every instance), skips event ids already stored (and
 /// duplicates within the batch), links the rows to the chain head and COPYs them in.
 /// A database outage is retried here with back-off (nothing is acknowledged meanwhile); a batch that fails
-/// for any other reason is retried row by row so one bad row fails only its own message.
+/// for any other reason is retried row by row, so one bad row fails only itself (its message is retried and
+/// ends in the error queue; the message's other rows are stored).
 /// </summary>
 public sealed partial class AuditWriter(
     [FromKeyedServices("auditdb")] NpgsqlDataSource dataSource,
@@ -37,7 +41,7 @@ public sealed partial class AuditWriter(
     ILogger<AuditWriter> logger) : BackgroundService
 {
     private readonly AuditIngestOptions _options = options.Value;
-    private readonly Channel<Pending> _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(options.Value.MaxBatchSize * 2, 16))
+    private readonly Channel<Pending> _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(options.Value.PrefetchCount * 2, 16))
     {
         SingleReader = true,
         FullMode = BoundedChannelFullMode.Wait,
@@ -46,7 +50,21 @@ public sealed partial class AuditWriter(
     /// <summary>Completes once <paramref name="row"/> is committed (or was already stored). Returns whether it was new.</summary>
     public async Task<bool> AppendAsync(AuditEvent row, CancellationToken cancellationToken)
     {
-        var pending = new Pending(row);
+        var result = await AppendAsync([row], cancellationToken);
+        return result.Failed.Count > 0 ? throw result.Failed[0].Error : result.Inserted.Contains(row.EventId);
+    }
+
+    /// <summary>
+    /// Completes once every row of <paramref name="rows"/> is committed (or was already stored), or could not be
+    /// stored: one broker message's rows, appended in one transaction together with other messages' rows.
+    /// </summary>
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<AuditEvent> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return new AppendResult(new HashSet<Guid>(), []);
+        }
+        var pending = new Pending(rows);
         await _channel.Writer.WriteAsync(pending, cancellationToken);
         return await pending.Completion.Task.WaitAsync(cancellationToken);
     }
@@ -54,14 +72,16 @@ public sealed partial class AuditWriter(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var reader = _channel.Reader;
-        var batch = new List<Pending>(_options.MaxBatchSize);
+        var batch = new List<Pending>();
         try
         {
             while (await reader.WaitToReadAsync(stoppingToken))
             {
-                while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var item))
+                var rows = 0;
+                while (rows < _options.MaxBatchSize && reader.TryRead(out var item))
                 {
                     batch.Add(item);
+                    rows += item.Rows.Count;
                 }
                 await WriteWithRetryAsync(batch, stoppingToken);
                 batch.Clear();
@@ -91,42 +111,48 @@ public sealed partial class AuditWriter(
         {
             try
             {
-                var inserted = await AppendBatchAsync(batch.Select(p => p.Row).ToList(), stoppingToken);
+                var inserted = await AppendBatchAsync(batch.SelectMany(p => p.Rows).ToList(), stoppingToken);
                 foreach (var item in batch)
                 {
-                    item.Completion.TrySetResult(inserted.Contains(item.Row.EventId));
+                    item.Completion.TrySetResult(new AppendResult(inserted, []));
                 }
                 return;
             }
             catch (Exception ex) when (IsTransient(ex) && !stoppingToken.IsCancellationRequested)
             {
                 var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxRetryDelay.TotalMilliseconds, 100 * Math.Pow(2, Math.Min(attempt, 10))));
-                LogTransientFailure(ex.GetType().Name, batch.Count, attempt, delay.TotalMilliseconds);
+                LogTransientFailure(ex.GetType().Name, batch.Sum(p => p.Rows.Count), attempt, delay.TotalMilliseconds);
                 await Task.Delay(delay, stoppingToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                LogBatchFailed(ex.GetType().Name, batch.Count);
+                LogBatchFailed(ex.GetType().Name, batch.Sum(p => p.Rows.Count));
                 await WriteOneByOneAsync(batch, stoppingToken);
                 return;
             }
         }
     }
 
+    /// <summary>After a batch failed for a reason other than an outage: each row alone, so a bad row fails only itself.</summary>
     private async Task WriteOneByOneAsync(List<Pending> batch, CancellationToken stoppingToken)
     {
         foreach (var item in batch)
         {
-            try
+            var inserted = new HashSet<Guid>();
+            var failed = new List<(AuditEvent Row, Exception Error)>();
+            foreach (var row in item.Rows)
             {
-                var inserted = await AppendBatchAsync([item.Row], stoppingToken);
-                item.Completion.TrySetResult(inserted.Contains(item.Row.EventId));
+                try
+                {
+                    inserted.UnionWith(await AppendBatchAsync([row], stoppingToken));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // The consumer fails the message: MassTransit retries it, then moves it to the error queue.
+                    failed.Add((row, ex));
+                }
             }
-            catch (Exception ex)
-            {
-                // The consumer rethrows: MassTransit retries the message, then moves it to the error queue.
-                item.Completion.TrySetException(ex);
-            }
+            item.Completion.TrySetResult(new AppendResult(inserted, failed));
         }
     }
 
@@ -247,10 +273,13 @@ public sealed partial class AuditWriter(
     [LoggerMessage(Level = LogLevel.Error, Message = "Audit batch of {Count} rows failed ({ErrorType}); appending row by row")]
     private partial void LogBatchFailed(string errorType, int count);
 
-    private sealed class Pending(AuditEvent row)
+    private sealed class Pending(IReadOnlyList<AuditEvent> rows)
     {
-        public AuditEvent Row { get; } = row;
+        public IReadOnlyList<AuditEvent> Rows { get; } = rows;
 
-        public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<AppendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
+
+/// <summary>What became of a message's rows: the ids newly stored (ids stored before are neither) and the rows that failed.</summary>
+public sealed record AppendResult(IReadOnlySet<Guid> Inserted, IReadOnlyList<(AuditEvent Row, Exception Error)> Failed);

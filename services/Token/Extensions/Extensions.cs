@@ -29,11 +29,11 @@ public static class Extensions
         builder.AddRedis();
         builder.AddMessaging(bus =>
         {
-            bus.AddConsumer<PasswordChangedConsumer>();
-            bus.AddConsumer<UserDisabledConsumer>();
-            bus.AddConsumer<UserDeletedConsumer>();
-            bus.AddConsumer<RoleGrantedConsumer>();
-            bus.AddConsumer<RoleRevokedConsumer>();
+            bus.AddIntegrationEventConsumer<PasswordChangedConsumer>();
+            bus.AddIntegrationEventConsumer<UserDisabledConsumer>();
+            bus.AddIntegrationEventConsumer<UserDeletedConsumer>();
+            bus.AddIntegrationEventConsumer<RoleGrantedConsumer>();
+            bus.AddIntegrationEventConsumer<RoleRevokedConsumer>();
         });
         builder.AddOutboxDispatcher<TokenDbContext>();
 

@@ -1,4 +1,3 @@
-using MassTransit;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Messaging;
 using SecurePlatform.Token.Infrastructure;
@@ -7,34 +6,35 @@ using SecurePlatform.Token.Services;
 namespace SecurePlatform.Token.IntegrationEvents;
 
 // Account changes elsewhere end sessions here (the architecture's reactions). Each consumer is idempotent
-// by event id; revoking an already revoked session changes nothing.
+// by event id; revoking an already revoked session changes nothing. Events arrive inside batches; the
+// platform's batch consumer hands each of these types to its consumer one at a time.
 
 public sealed class PasswordChangedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<PasswordChanged, TokenDbContext>(db)
 {
-    protected override Task HandleAsync(PasswordChanged message, ConsumeContext<PasswordChanged> context) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.PasswordChanged, Guid.TryParse(message.KeptSessionId, out var keep) ? keep : null, null, message.Actor ?? message.Subject!, context.CancellationToken);
+    protected override Task HandleAsync(PasswordChanged message, CancellationToken cancellationToken) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.PasswordChanged, Guid.TryParse(message.KeptSessionId, out var keep) ? keep : null, null, message.Actor ?? message.Subject!, cancellationToken);
 }
 
 public sealed class UserDisabledConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<UserDisabled, TokenDbContext>(db)
 {
-    protected override Task HandleAsync(UserDisabled message, ConsumeContext<UserDisabled> context) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDisabled, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+    protected override Task HandleAsync(UserDisabled message, CancellationToken cancellationToken) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDisabled, null, null, message.Actor ?? "auth-service", cancellationToken);
 }
 
 public sealed class UserDeletedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<UserDeleted, TokenDbContext>(db)
 {
-    protected override Task HandleAsync(UserDeleted message, ConsumeContext<UserDeleted> context) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDeleted, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+    protected override Task HandleAsync(UserDeleted message, CancellationToken cancellationToken) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDeleted, null, null, message.Actor ?? "auth-service", cancellationToken);
 }
 
 public sealed class RoleGrantedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<RoleGranted, TokenDbContext>(db)
 {
-    protected override Task HandleAsync(RoleGranted message, ConsumeContext<RoleGranted> context) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+    protected override Task HandleAsync(RoleGranted message, CancellationToken cancellationToken) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", cancellationToken);
 }
 
 public sealed class RoleRevokedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<RoleRevoked, TokenDbContext>(db)
 {
-    protected override Task HandleAsync(RoleRevoked message, ConsumeContext<RoleRevoked> context) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", context.CancellationToken);
+    protected override Task HandleAsync(RoleRevoked message, CancellationToken cancellationToken) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", cancellationToken);
 }
