@@ -27,6 +27,12 @@ public sealed class OutboxOptions
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a sent row is kept (for inspection) before it is deleted; unsent rows are never deleted.</summary>
+    public TimeSpan SentRetention { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>How often sent rows older than <see cref="SentRetention"/> are deleted.</summary>
+    public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>
@@ -49,10 +55,16 @@ internal sealed partial class OutboxDispatcher<TContext>(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var failures = 0;
+        var nextCleanup = DateTimeOffset.UtcNow + _options.CleanupInterval;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                if (DateTimeOffset.UtcNow >= nextCleanup)
+                {
+                    nextCleanup = DateTimeOffset.UtcNow + _options.CleanupInterval;
+                    await DeleteSentRowsAsync(stoppingToken);
+                }
                 var published = await DispatchBatchAsync(stoppingToken);
                 failures = 0;
                 if (published < _options.BatchSize)
@@ -79,6 +91,27 @@ internal sealed partial class OutboxDispatcher<TContext>(
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Deletes sent rows past their retention, a bounded chunk at a time, so the table (and every dispatch
+    /// round's index scan) stays the size of the recent traffic instead of growing with every event ever sent.
+    /// </summary>
+    internal async Task<int> DeleteSentRowsAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        var cutoff = DateTimeOffset.UtcNow - _options.SentRetention;
+        var deleted = 0;
+        int chunk;
+        do
+        {
+            chunk = await db.Database.ExecuteSqlAsync(
+                $"DELETE FROM outbox_messages WHERE sequence IN (SELECT sequence FROM outbox_messages WHERE sent_at < {cutoff} LIMIT 5000)", cancellationToken);
+            deleted += chunk;
+        }
+        while (chunk == 5000);
+        return deleted;
     }
 
     /// <summary>Publishes one round's pending rows as one batch message; returns how many rows were published.</summary>

@@ -45,6 +45,29 @@ public class OutboxBatchTests
     }
 
     [Fact]
+    public async Task Sent_rows_are_deleted_after_their_retention_and_unsent_rows_are_kept()
+    {
+        await using var host = await OutboxHost.StartAsync(Infra, "retention", new Dictionary<string, string?>
+        {
+            ["Outbox:SentRetention"] = "00:00:01", ["Outbox:CleanupInterval"] = "00:00:01",
+        });
+        await host.WaitForBusAsync();
+        var unknownId = Guid.CreateVersion7();
+        await host.WithDbAsync(async db =>
+        {
+            db.AddIntegrationEvent(new WidgetCreated { Name = "kept-then-deleted", SourceService = "test" });
+            await db.SaveChangesAsync();
+            return await db.Database.ExecuteSqlAsync($"INSERT INTO outbox_messages (event_id, type, payload, occurred_at, attempts) VALUES ({unknownId}, 'SecurePlatform.Contracts.Gone', '{{}}'::jsonb, now(), 0)");
+        });
+
+        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync() == 1), TimeSpan.FromSeconds(30), "the event is consumed");
+        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => !await db.Set<OutboxMessage>().AnyAsync(m => m.SentAt != null)),
+            TimeSpan.FromSeconds(20), "the sent row is deleted after its retention");
+        var left = await host.WithDbAsync(db => db.Set<OutboxMessage>().ToListAsync());
+        Assert.Equal(unknownId, Assert.Single(left).EventId); // never sent (unknown type): kept for an operator
+    }
+
+    [Fact]
     public async Task A_row_of_an_unknown_type_is_set_aside_and_the_rows_around_it_are_published()
     {
         await using var host = await OutboxHost.StartAsync(Infra, "unknowntype");
