@@ -174,7 +174,16 @@ internal sealed partial class OutboxDispatcher<TContext>(
         using var activity = StartPublishActivity(rows);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.PublishTimeout);
-        await bus.Publish(message, context => context.MessageId = OutboxBatch.MessageId(rows), timeout.Token);
+        await bus.Publish(message, context =>
+        {
+            context.MessageId = OutboxBatch.MessageId(rows);
+            // Mandatory: with no queue bound yet (a consumer that has never started), RabbitMQ returns the message
+            // instead of dropping it; the publish fails and the rows are retried, not marked sent and lost.
+            if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit))
+            {
+                rabbit.Mandatory = true;
+            }
+        }, timeout.Token);
     }
 
     /// <summary>

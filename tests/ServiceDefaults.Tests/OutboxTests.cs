@@ -19,6 +19,7 @@ public class OutboxTests
     public async Task An_event_saved_with_a_state_change_is_published_once_and_marked_sent()
     {
         await using var host = await OutboxHost.StartAsync(Infra, "commit");
+        await host.WaitForBusAsync(); // this host's queue must be bound before anything is published to it
         var evt = new WidgetCreated { Name = "gear", SourceService = "test" };
 
         await host.WithDbAsync(async db =>
@@ -40,6 +41,7 @@ public class OutboxTests
     public async Task A_rolled_back_transaction_publishes_nothing()
     {
         await using var host = await OutboxHost.StartAsync(Infra, "rollback");
+        await host.WaitForBusAsync(); // this host's queue must be bound before anything is published to it
         var rolledBack = new WidgetCreated { Name = "never", SourceService = "test" };
         var committed = new WidgetCreated { Name = "later", SourceService = "test" };
 
