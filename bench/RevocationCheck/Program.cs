@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using SecurePlatform.Bench.AuditIngest;
 using SecurePlatform.ServiceDefaults.Auth;
 using StackExchange.Redis;
 
@@ -56,14 +57,7 @@ void Report((string Path, long Checks, double Wall, double Cpu) r) => Console.Wr
     cpuNsPerCheck = Math.Round(r.Cpu * 1e9 / r.Checks, 1),
 }));
 
-double CpuSeconds() => ProcessCpu(Environment.ProcessId) + (redisPid > 0 ? ProcessCpu(redisPid) : 0);
-
-static double ProcessCpu(int pid)
-{
-    var stat = File.ReadAllText($"/proc/{pid}/stat");
-    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-    return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime + stime, USER_HZ
-}
+double CpuSeconds() => ProcessCpu.Seconds(Environment.ProcessId) + (redisPid > 0 ? ProcessCpu.Seconds(redisPid) : 0);
 
 int Option(string name, int fallback)
 {

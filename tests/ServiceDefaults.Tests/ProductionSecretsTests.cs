@@ -40,7 +40,7 @@ public class ProductionSecretsTests
     {
         await using var service = ServiceProcess.Start("Auth.Api", Environment(StrongPassword));
 
-        await service.WaitUntilAliveAsync(TimeSpan.FromSeconds(60));
+        await service.WaitUntilAliveAsync(Platform.StartupTimeout);
 
         Assert.False(service.HasExited);
     }

@@ -22,7 +22,9 @@ public static class Extensions
     {
         var section = builder.Configuration.GetSection(TokenOptions.SectionName);
         var options = section.Get<TokenOptions>() ?? new TokenOptions();
-        builder.Services.Configure<TokenOptions>(section);
+        builder.Services.AddOptions<TokenOptions>().Bind(section)
+            .Validate(o => o.ClientCacheDuration > TimeSpan.Zero, "Token:ClientCacheDuration must be positive.")
+            .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.AddNpgsqlDbContext<TokenDbContext>("tokendb");
