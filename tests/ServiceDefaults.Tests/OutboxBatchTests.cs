@@ -11,6 +11,13 @@ namespace SecurePlatform.ServiceDefaults.Tests;
 /// <summary>The outbox publishes its pending rows as batch messages; consumers take what they handle out of them.</summary>
 public class OutboxBatchTests
 {
+    /// <summary>
+    /// The batches that carry this test's events: every host in the run's vhost receives every batch (one
+    /// exchange, fan-out), including those of tests running at the same time.
+    /// </summary>
+    private static List<IntegrationEventBatch> OwnBatches(OutboxHost host, IReadOnlySet<Guid> ids) =>
+        [.. host.Log.Batches.Where(b => b.Events.Any(e => ids.Contains(e.EventId)))];
+
     private static readonly IReadOnlyDictionary<string, string> Infra = new Dictionary<string, string>
     {
         ["postgres"] = TestEnvironment.ConnectionString("postgres"),
@@ -33,9 +40,10 @@ public class OutboxBatchTests
             return await db.SaveChangesAsync();
         });
 
-        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync() == events.Count), TimeSpan.FromSeconds(30), "all events consumed");
-        await Eventually.HoldsAsync(() => Task.FromResult(host.Log.Batches.Sum(b => b.Events.Count) == events.Count), TimeSpan.FromSeconds(10), "all batches seen");
-        var batches = host.Log.Batches.ToList();
+        var ids = events.Select(e => e.EventId).ToHashSet();
+        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync(r => ids.Contains(r.EventId)) == events.Count), TimeSpan.FromSeconds(30), "all events consumed");
+        await Eventually.HoldsAsync(() => Task.FromResult(OwnBatches(host, ids).Sum(b => b.Events.Count) == events.Count), TimeSpan.FromSeconds(10), "all batches seen");
+        var batches = OwnBatches(host, ids);
         Assert.Equal([10, 10, 5], batches.Select(b => b.Events.Count));
         Assert.Equal(events.Select(e => e.EventId), batches.SelectMany(b => b.Events).Select(e => e.EventId));
         var first = batches[0].Events[0];
@@ -60,7 +68,7 @@ public class OutboxBatchTests
             return await db.Database.ExecuteSqlAsync($"INSERT INTO outbox_messages (event_id, type, payload, occurred_at, attempts) VALUES ({unknownId}, 'SecurePlatform.Contracts.Gone', '{{}}'::jsonb, now(), 0)");
         });
 
-        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync() == 1), TimeSpan.FromSeconds(30), "the event is consumed");
+        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync(r => r.Name == "kept-then-deleted") == 1), TimeSpan.FromSeconds(30), "the event is consumed");
         await Eventually.HoldsAsync(() => host.WithDbAsync(async db => !await db.Set<OutboxMessage>().AnyAsync(m => m.SentAt != null)),
             TimeSpan.FromSeconds(20), "the sent row is deleted after its retention");
         var left = await host.WithDbAsync(db => db.Set<OutboxMessage>().ToListAsync());
@@ -88,7 +96,8 @@ public class OutboxBatchTests
             return 0;
         });
 
-        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync() == 2), TimeSpan.FromSeconds(30), "both known events consumed");
+        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync(r => r.EventId == before.EventId || r.EventId == after.EventId) == 2),
+            TimeSpan.FromSeconds(30), "both known events consumed");
         var unknown = await host.WithDbAsync(db => db.Set<OutboxMessage>().SingleAsync(m => m.EventId == unknownId));
         Assert.Equal("unknown event type", unknown.Error);
         Assert.Null(unknown.SentAt);
@@ -114,11 +123,12 @@ public class OutboxBatchTests
         await bus.Publish(batch);
         await bus.Publish(batch);
 
-        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync() == 3), TimeSpan.FromSeconds(30), "the three widgets consumed");
-        await Eventually.HoldsAsync(() => Task.FromResult(host.Log.Batches.Count == 2), TimeSpan.FromSeconds(10), "both copies delivered");
+        var ids = mine.Select(m => m.EventId).ToHashSet();
+        await Eventually.HoldsAsync(() => host.WithDbAsync(async db => await db.Received.CountAsync(r => ids.Contains(r.EventId)) == 3), TimeSpan.FromSeconds(30), "the three widgets consumed");
+        await Eventually.HoldsAsync(() => Task.FromResult(OwnBatches(host, ids).Count == 2), TimeSpan.FromSeconds(10), "both copies delivered");
         await Task.Delay(500); // the second copy, were it to change anything, would have by now
-        Assert.Equal(mine.Select(m => m.Name).Order(), (await host.WithDbAsync(db => db.Received.Select(r => r.Name).ToListAsync())).Order());
-        Assert.Equal(3, await host.WithDbAsync(db => db.Set<ProcessedEvent>().CountAsync()));
+        Assert.Equal(mine.Select(m => m.Name).Order(), (await host.WithDbAsync(db => db.Received.Where(r => ids.Contains(r.EventId)).Select(r => r.Name).ToListAsync())).Order());
+        Assert.Equal(3, await host.WithDbAsync(db => db.Set<ProcessedEvent>().CountAsync(p => ids.Contains(p.EventId))));
         Assert.Equal(0u, await RabbitQueue.MessageCountAsync(host.QueueName + "_error"));
     }
 }

@@ -96,7 +96,12 @@ public sealed class OutboxHost : IAsyncDisposable
         builder.AddMessaging(bus =>
         {
             bus.AddIntegrationEventConsumer<WidgetCreatedConsumer>();
-            bus.AddConsumer<BatchProbeConsumer>();
+            // One message at a time, so the log holds batches in the order the broker delivered them (publish order).
+            bus.AddConsumer<BatchProbeConsumer>().Endpoint(e =>
+            {
+                e.PrefetchCount = 1;
+                e.ConcurrentMessageLimit = 1;
+            });
         });
         builder.AddOutboxDispatcher<WidgetDbContext>();
         var host = builder.Build();

@@ -30,6 +30,9 @@ public class OutboxTests
         });
 
         await Eventually.HoldsAsync(() => host.WithDbAsync(db => db.Received.AnyAsync(r => r.EventId == evt.EventId)), TimeSpan.FromSeconds(30), "event consumed");
+        // The consumer may see the message before the dispatcher has committed sent_at after the broker's confirm.
+        await Eventually.HoldsAsync(() => host.WithDbAsync(db => db.Set<OutboxMessage>().AnyAsync(m => m.EventId == evt.EventId && m.SentAt != null)),
+            TimeSpan.FromSeconds(10), "row marked sent");
         var (received, sentAt) = await host.WithDbAsync(async db => (
             await db.Received.Where(r => r.EventId == evt.EventId).ToListAsync(),
             await db.Set<OutboxMessage>().Where(m => m.EventId == evt.EventId).Select(m => m.SentAt).SingleAsync()));
