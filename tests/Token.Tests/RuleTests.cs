@@ -48,6 +48,7 @@ public class SessionPolicyTests
 {
     private static readonly DateTimeOffset Now = new(2026, 1, 10, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Idle = TimeSpan.FromDays(7);
+    private static readonly SessionPolicy Policy = new(Idle, TimeSpan.FromDays(30));
     private static readonly Guid Current = Guid.NewGuid(), Previous = Guid.NewGuid();
 
     private static Session Session(Action<Session>? change = null)
@@ -59,29 +60,35 @@ public class SessionPolicyTests
 
     [Fact]
     public void The_current_token_rotates()
-        => Assert.Equal(RefreshDecision.Rotate, SessionPolicy.Decide(Session(), Current, Now, Idle, TimeSpan.Zero));
+        => Assert.Equal(RefreshDecision.Rotate, Policy.Decide(Session(), Current, Now));
 
     [Fact]
-    public void A_previous_token_is_reuse_without_leeway_and_accepted_within_a_configured_one()
+    public void Any_other_token_of_the_family_is_reuse_even_one_rotated_this_very_instant()
     {
-        Assert.Equal(RefreshDecision.ReuseDetected, SessionPolicy.Decide(Session(), Previous, Now, Idle, TimeSpan.Zero));
-        Assert.Equal(RefreshDecision.Rotate, SessionPolicy.Decide(Session(), Previous, Now, Idle, TimeSpan.FromSeconds(30)));
-        Assert.Equal(RefreshDecision.ReuseDetected, SessionPolicy.Decide(Session(), Previous, Now, Idle, TimeSpan.FromSeconds(5)));
+        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(), Previous, Now));
+        // The lost side of a race: its "now" can be earlier than the winner's rotation.
+        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(s => s.RotatedAt = Now.AddMilliseconds(5)), Previous, Now));
+        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(), Guid.NewGuid(), Now));
     }
 
     [Fact]
     public void Revoked_idle_or_expired_sessions_refuse_every_token()
     {
-        Assert.Equal(RefreshDecision.Refuse, SessionPolicy.Decide(Session(s => s.RevokedAt = Now.AddMinutes(-1)), Current, Now, Idle, TimeSpan.Zero));
-        Assert.Equal(RefreshDecision.Refuse, SessionPolicy.Decide(Session(s => s.LastUsedAt = Now - Idle), Current, Now, Idle, TimeSpan.Zero));
-        Assert.Equal(RefreshDecision.Refuse, SessionPolicy.Decide(Session(s => s.ExpiresAt = Now), Current, Now, Idle, TimeSpan.Zero));
+        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.RevokedAt = Now.AddMinutes(-1)), Current, Now));
+        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.LastUsedAt = Now - Idle), Current, Now));
+        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.ExpiresAt = Now), Current, Now));
+        Assert.Equal(RefreshDecision.Rotate, Policy.Decide(Session(s => s.LastUsedAt = Now - Idle + TimeSpan.FromMilliseconds(1)), Current, Now));
     }
+
+    [Fact]
+    public void A_session_ends_its_absolute_lifetime_after_sign_in()
+        => Assert.Equal(Now.AddDays(30), Policy.ExpiresAt(Now));
 
     [Fact]
     public void A_refresh_token_never_outlives_its_session()
     {
-        Assert.Equal(Idle, SessionPolicy.RefreshTokenLifetime(Session(), Now, Idle));
-        Assert.Equal(TimeSpan.FromDays(2), SessionPolicy.RefreshTokenLifetime(Session(s => s.ExpiresAt = Now.AddDays(2)), Now, Idle));
+        Assert.Equal(Idle, Policy.RefreshTokenLifetime(Now.AddDays(27), Now));
+        Assert.Equal(TimeSpan.FromDays(2), Policy.RefreshTokenLifetime(Now.AddDays(2), Now));
     }
 }
 

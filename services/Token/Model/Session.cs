@@ -27,7 +27,7 @@ public sealed class Session
     /// <summary>The only refresh token of the family that may be redeemed next.</summary>
     public Guid RefreshTokenId { get; set; }
 
-    /// <summary>The token it replaced and when, for an optional reuse leeway.</summary>
+    /// <summary>The token it replaced and when (kept for investigation; never redeemable).</summary>
     public Guid? PreviousRefreshTokenId { get; set; }
 
     public DateTimeOffset? RotatedAt { get; set; }
@@ -37,35 +37,51 @@ public sealed class Session
     public string? RevokedReason { get; set; }
 }
 
-/// <summary>Pure session rules: is it still usable, and how long may its next refresh token live.</summary>
-public static class SessionPolicy
+/// <summary>
+/// The session rules, defined once: whether a session is still usable, when it ends, how long its next refresh
+/// token may live and what presenting a refresh token means. <see cref="UsableSql"/> is the same usability rule
+/// for the statement that rotates refresh tokens atomically; a test holds the two to the same answers.
+/// </summary>
+public sealed class SessionPolicy(TimeSpan idleTimeout, TimeSpan absoluteLifetime)
 {
-    public static bool IsUsable(Session session, DateTimeOffset now, TimeSpan idleTimeout)
-        => session.RevokedAt is null && now < session.ExpiresAt && now - session.LastUsedAt < idleTimeout;
+    /// <summary>
+    /// <see cref="IsUsable"/> over the <c>sessions</c> columns, for parameters <c>@now</c> and
+    /// <c>@idle_cutoff</c> (= <see cref="IdleCutoff"/>).
+    /// </summary>
+    public const string UsableSql = "revoked_at IS NULL AND expires_at > @now AND last_used_at > @idle_cutoff";
+
+    public static SessionPolicy From(TokenOptions options) => new(options.SessionIdleTimeout, options.SessionAbsoluteLifetime);
+
+    public TimeSpan IdleTimeout => idleTimeout;
+
+    /// <summary>A session ends this long after sign-in, however busy.</summary>
+    public DateTimeOffset ExpiresAt(DateTimeOffset createdAt) => createdAt + absoluteLifetime;
+
+    /// <summary>A session last used at or before this instant has been idle too long.</summary>
+    public DateTimeOffset IdleCutoff(DateTimeOffset now) => now - idleTimeout;
+
+    public bool IsUsable(Session session, DateTimeOffset now)
+        => session.RevokedAt is null && session.ExpiresAt > now && session.LastUsedAt > IdleCutoff(now);
 
     /// <summary>A refresh token lives until the idle timeout or the absolute end of its session, whichever comes first.</summary>
-    public static TimeSpan RefreshTokenLifetime(Session session, DateTimeOffset now, TimeSpan idleTimeout)
+    public TimeSpan RefreshTokenLifetime(DateTimeOffset sessionExpiresAt, DateTimeOffset now)
     {
-        var untilEnd = session.ExpiresAt - now;
+        var untilEnd = sessionExpiresAt - now;
         return untilEnd < idleTimeout ? untilEnd : idleTimeout;
     }
 
-    /// <summary>What presenting refresh token <paramref name="presented"/> means for the session.</summary>
-    public static RefreshDecision Decide(Session session, Guid presented, DateTimeOffset now, TimeSpan idleTimeout, TimeSpan reuseLeeway)
+    /// <summary>
+    /// What presenting refresh token <paramref name="presented"/> means. Only the current token of the family
+    /// redeems; any other member — an older token, or the one a concurrent request has just redeemed — is a
+    /// replay. There is no reuse leeway: a leeway is exactly the window in which two redemptions both succeed.
+    /// </summary>
+    public RefreshDecision Decide(Session session, Guid presented, DateTimeOffset now)
     {
-        if (!IsUsable(session, now, idleTimeout))
+        if (!IsUsable(session, now))
         {
             return RefreshDecision.Refuse;
         }
-        if (presented == session.RefreshTokenId)
-        {
-            return RefreshDecision.Rotate;
-        }
-        if (presented == session.PreviousRefreshTokenId && session.RotatedAt is { } rotated && now - rotated < reuseLeeway)
-        {
-            return RefreshDecision.Rotate;
-        }
-        return RefreshDecision.ReuseDetected;
+        return presented == session.RefreshTokenId ? RefreshDecision.Rotate : RefreshDecision.ReuseDetected;
     }
 }
 

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.Messaging;
@@ -17,10 +18,11 @@ public sealed class SessionService(
     TokenDbContext db,
     SessionRevocationWriter revocations,
     OutboxSignal outboxSignal,
+    SessionPolicy policy,
     IOptions<TokenOptions> options,
     TimeProvider clock)
 {
-    public const string SourceService = "token-service";
+    public const string SourceService = Protocol.Services.Token;
     private readonly TokenOptions _options = options.Value;
 
     public async Task<Session> OpenAsync(
@@ -36,7 +38,7 @@ public sealed class SessionService(
             Roles = roles,
             CreatedAt = now,
             LastUsedAt = now,
-            ExpiresAt = now + _options.SessionAbsoluteLifetime,
+            ExpiresAt = policy.ExpiresAt(now),
             IpAddress = ip,
             UserAgent = EventStamping.Truncate(userAgent),
             RefreshTokenId = Guid.NewGuid(),
@@ -51,28 +53,33 @@ public sealed class SessionService(
     /// <summary>
     /// Redeems refresh token <paramref name="presented"/> of session <paramref name="sid"/> for <paramref name="next"/>.
     /// The happy path is one statement: rotate the session row and queue TokenRefreshed in the outbox
-    /// atomically. Otherwise the session is looked at: a token of the family that is no longer current is
-    /// a replay, and revokes the whole session.
+    /// atomically. It matches only while <paramref name="presented"/> is the current token, so of concurrent
+    /// redemptions exactly one matches (the others wait for its row lock and re-check). Everything else looks at
+    /// the session: a token of the family that is not current — an old one, or one a concurrent request has
+    /// just redeemed — is a replay, and revokes the whole session.
     /// </summary>
     public async Task<RefreshDecision> RotateAsync(Guid sid, Guid presented, Guid next, string subject, string clientId, HttpContext http, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var ip = EventStamping.ClientAddress(http);
-        var userAgent = EventStamping.UserAgent(http);
         var outbox = OutboxMessage.From(new TokenRefreshed { SessionId = sid.ToString(), ClientId = clientId }.Stamp(SourceService, http, clientId, subject));
-        var idleCutoff = now - _options.SessionIdleTimeout;
-        var leewayCutoff = now - _options.RefreshTokenReuseLeeway;
-        var rotated = await db.Database.ExecuteSqlAsync($"""
+        var rotated = await db.Database.ExecuteSqlRawAsync($"""
             WITH rotated AS (
                 UPDATE sessions
-                   SET previous_refresh_token_id = refresh_token_id, refresh_token_id = {next}, rotated_at = {now},
-                       last_used_at = {now}, ip_address = {ip}, user_agent = {userAgent}
-                 WHERE id = {sid} AND revoked_at IS NULL AND expires_at > {now} AND last_used_at > {idleCutoff}
-                   AND (refresh_token_id = {presented} OR (previous_refresh_token_id = {presented} AND rotated_at > {leewayCutoff}))
+                   SET previous_refresh_token_id = refresh_token_id, refresh_token_id = @next, rotated_at = @now,
+                       last_used_at = @now, ip_address = @ip, user_agent = @user_agent
+                 WHERE id = @sid AND refresh_token_id = @presented AND {SessionPolicy.UsableSql}
                 RETURNING id)
             INSERT INTO outbox_messages (event_id, type, payload, occurred_at, trace_parent, attempts)
-            SELECT {outbox.EventId}, {outbox.Type}, CAST({outbox.Payload} AS jsonb), {outbox.OccurredAt}, {outbox.TraceParent}, 0 FROM rotated
-            """, cancellationToken);
+            SELECT @event_id, @event_type, CAST(@payload AS jsonb), @occurred_at, @trace_parent, 0 FROM rotated
+            """,
+            [
+                Parameter("sid", sid), Parameter("presented", presented), Parameter("next", next),
+                Parameter("now", now), Parameter("idle_cutoff", policy.IdleCutoff(now)),
+                Parameter("ip", EventStamping.ClientAddress(http)), Parameter("user_agent", EventStamping.UserAgent(http)),
+                Parameter("event_id", outbox.EventId), Parameter("event_type", outbox.Type), Parameter("payload", outbox.Payload),
+                Parameter("occurred_at", outbox.OccurredAt), Parameter("trace_parent", outbox.TraceParent),
+            ],
+            cancellationToken);
         if (rotated == 1)
         {
             outboxSignal.Notify();
@@ -84,14 +91,18 @@ public sealed class SessionService(
         {
             return RefreshDecision.Refuse;
         }
-        var decision = SessionPolicy.Decide(session, presented, now, _options.SessionIdleTimeout, _options.RefreshTokenReuseLeeway);
+        var decision = policy.Decide(session, presented, now);
         if (decision == RefreshDecision.ReuseDetected)
         {
             db.AddIntegrationEvent(new RefreshTokenReuseDetected { SessionId = sid.ToString(), ClientId = clientId }.Stamp(SourceService, http, clientId, session.Subject));
             await RevokeTrackedAsync(session, RevocationReasons.RefreshTokenReuse, http, clientId, cancellationToken);
         }
-        return decision == RefreshDecision.Rotate ? RefreshDecision.Refuse : decision; // a lost race is a refusal
+        // Rotate here means the session changed under us between the two statements (it cannot become current
+        // again): refuse rather than issue without the atomic rotation.
+        return decision == RefreshDecision.Rotate ? RefreshDecision.Refuse : decision;
     }
+
+    private static NpgsqlParameter Parameter(string name, object? value) => new(name, value ?? DBNull.Value);
 
     /// <summary>Revokes one session; when <paramref name="owner"/> is given, only if it is that user's.</summary>
     public async Task<bool> RevokeAsync(Guid sid, string reason, string? owner, HttpContext? http, string actor, CancellationToken cancellationToken)
@@ -137,9 +148,10 @@ public sealed class SessionService(
     public Task<List<Session>> ListActiveAsync(string subject, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var idleCutoff = now - _options.SessionIdleTimeout;
-        return db.Sessions.AsNoTracking()
-            .Where(s => s.Subject == subject && s.RevokedAt == null && s.ExpiresAt > now && s.LastUsedAt > idleCutoff)
+        return db.Sessions.FromSqlRaw(
+                $"SELECT * FROM sessions WHERE subject = @subject AND {SessionPolicy.UsableSql}",
+                Parameter("subject", subject), Parameter("now", now), Parameter("idle_cutoff", policy.IdleCutoff(now)))
+            .AsNoTracking()
             .OrderByDescending(s => s.LastUsedAt)
             .ToListAsync(cancellationToken);
     }
