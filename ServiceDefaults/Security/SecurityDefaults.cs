@@ -1,3 +1,4 @@
+using SecurePlatform.Contracts;
 using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
@@ -61,7 +62,7 @@ public static class SecurityDefaults
             var origins = options.Cors.AllowedOrigins.Where(o => o != "*").ToArray();
             policy.WithOrigins(origins)
                 .WithMethods("GET", "POST", "PUT", "DELETE")
-                .WithHeaders("Authorization", "Content-Type", SecurityHeaders.RefreshRequestHeader)
+                .WithHeaders("Authorization", "Content-Type", Protocol.RefreshCookie.RequestHeader)
                 .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
             if (options.Cors.AllowCredentials && origins.Length > 0)
             {

@@ -8,9 +8,6 @@ namespace SecurePlatform.ServiceDefaults.Security;
 /// </summary>
 public sealed class SecurityHeaders(RequestDelegate next)
 {
-    /// <summary>Custom header a browser refresh must carry, so a cross-site form cannot trigger it.</summary>
-    public const string RefreshRequestHeader = "X-SecurePlatform-Refresh";
-
     public const string ApiContentSecurityPolicy = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     public const string PermissionsPolicy =

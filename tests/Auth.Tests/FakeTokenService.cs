@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using SecurePlatform.Contracts;
+using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Auth.Tests;
@@ -36,6 +38,9 @@ public sealed class FakeTokenService : IAsyncDisposable
 
     /// <summary>When set, the token endpoint answers this status and body instead of issuing tokens.</summary>
     public (int Status, string Body)? TokenOverride { get; set; }
+
+    /// <summary>The refresh token's lifetime this fake gives the cookie in cookie delivery.</summary>
+    public static readonly TimeSpan CookieLifetime = TimeSpan.FromDays(6);
 
     /// <summary>Status of the session endpoints (204 by default).</summary>
     public int SessionStatus { get; set; } = StatusCodes.Status204NoContent;
@@ -79,6 +84,12 @@ public sealed class FakeTokenService : IAsyncDisposable
         // Deliberately not the serializer's formatting auth-service would produce: relaying must keep it byte for byte.
         var json = "{\"access_token\": \"" + accessToken + "\", \"token_type\": \"Bearer\", \"expires_in\": 900, " +
                    "\"refresh_token\": \"" + refreshToken + "\", \"scope\": \"openid offline_access\"}";
+        if (form[Protocol.SignInGrant.RefreshTokenDelivery] == Protocol.SignInGrant.CookieDelivery)
+        {
+            // As token-service does: the refresh token only in its cookie, whose Max-Age is the token's lifetime.
+            RefreshCookie.Issue(http.Response, refreshToken, CookieLifetime);
+            json = "{\"access_token\": \"" + accessToken + "\", \"token_type\": \"Bearer\", \"expires_in\": 900, \"scope\": \"openid offline_access\"}";
+        }
         IssuedTokens.Enqueue(new Issued(sid, accessToken, refreshToken, json));
         return Results.Text(json, "application/json; charset=utf-8");
     }

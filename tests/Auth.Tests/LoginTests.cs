@@ -183,7 +183,9 @@ public class LoginTests(AuthApp app) : IClassFixture<AuthApp>, IAsyncLifetime
         var parts = cookie.Split(';', StringSplitOptions.TrimEntries);
         Assert.Equal($"__Secure-sp_rt={issued.RefreshToken}", parts[0]);
         var attributes = parts.Skip(1).Select(p => p.ToLowerInvariant()).ToHashSet();
-        Assert.Superset(new HashSet<string> { "path=/connect/token", "secure", "httponly", "samesite=strict", "max-age=2592000" }, attributes);
+        // token-service's cookie, relayed: its Max-Age is the refresh token's lifetime, not a second rule here.
+        Assert.Superset(new HashSet<string> { "path=/connect/token", "secure", "httponly", "samesite=strict", $"max-age={(int)FakeTokenService.CookieLifetime.TotalSeconds}" }, attributes);
+        Assert.Equal("cookie", Assert.Single(app.TokenService.TokenRequests).Form["refresh_token_delivery"]);
         Assert.DoesNotContain(attributes, a => a.StartsWith("domain=", StringComparison.Ordinal));
     }
 

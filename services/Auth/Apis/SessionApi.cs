@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using System.Security.Claims;
-using System.Text.Json.Nodes;
+using Microsoft.Net.Http.Headers;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
@@ -10,6 +10,7 @@ using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.ServiceDefaults.Security;
 
 namespace SecurePlatform.Auth.Apis;
 
@@ -108,7 +109,8 @@ public static partial class SessionApi
         var roles = await services.Users.GetRolesAsync(user!);
         string[] amr = ["pwd"];
         var issued = await services.Tokens.SignInAsync(
-            new SignInGrant(user!.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http)),
+            new SignInGrant(user!.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
+                RefreshTokenInCookie: request.UseCookie == true),
             cancellationToken);
         switch (issued)
         {
@@ -138,15 +140,12 @@ public static partial class SessionApi
 
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.Pragma = "no-cache";
-        var json = tokens.ResponseJson;
-        if (request.UseCookie == true && tokens.RefreshToken is not null)
+        if (tokens.RefreshCookie is not null)
         {
-            http.Response.Cookies.Append(LoginOptions.RefreshCookieName, tokens.RefreshToken, RefreshCookie(services.Options.Value.RefreshCookieLifetime));
-            var withoutRefreshToken = JsonNode.Parse(json)!.AsObject();
-            withoutRefreshToken.Remove("refresh_token");
-            json = withoutRefreshToken.ToJsonString();
+            // token-service owns the refresh cookie (name, attributes, Max-Age = the refresh token's lifetime).
+            http.Response.Headers.Append(HeaderNames.SetCookie, tokens.RefreshCookie);
         }
-        return TypedResults.Text(json, "application/json; charset=utf-8", System.Text.Encoding.UTF8, StatusCodes.Status200OK);
+        return TypedResults.Text(tokens.ResponseJson, "application/json; charset=utf-8", System.Text.Encoding.UTF8, StatusCodes.Status200OK);
     }
 
     internal static async Task<IResult> LogoutAsync(
@@ -166,7 +165,7 @@ public static partial class SessionApi
         await db.SaveChangesAsync(CancellationToken.None);
 
         http.Response.Headers["Clear-Site-Data"] = "\"cache\",\"cookies\",\"storage\"";
-        http.Response.Cookies.Append(LoginOptions.RefreshCookieName, "", RefreshCookie(TimeSpan.Zero));
+        RefreshCookie.Clear(http.Response);
         return TypedResults.NoContent();
     }
 
@@ -174,16 +173,6 @@ public static partial class SessionApi
         statusCode: StatusCodes.Status401Unauthorized,
         title: InvalidCredentialsTitle,
         detail: "Check the email address and the password and try again.");
-
-    private static CookieOptions RefreshCookie(TimeSpan maxAge) => new()
-    {
-        Path = LoginOptions.RefreshCookiePath,
-        Secure = true,
-        HttpOnly = true,
-        SameSite = SameSiteMode.Strict,
-        MaxAge = maxAge,
-        IsEssential = true,
-    };
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\\z", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
     private static partial Regex ClientIdSyntax();

@@ -67,6 +67,9 @@ public static class Extensions
         builder.Services.AddRequiredSecret("TokenService:ClientSecret");
 #pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is experimental; it is the documented way to replace the handler ConfigureHttpClientDefaults added.
         builder.Services.AddHttpClient<TokenServiceClient>(http => http.BaseAddress = new Uri(TokenServiceOptions.BaseAddress))
+            // Pooled handlers are shared by every request: a cookie container would keep one user's refresh
+            // cookie and send it with the next user's call.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false })
             .RemoveAllResilienceHandlers()
             .AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());
 #pragma warning restore EXTEXP0001

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
+using SecurePlatform.Contracts;
 
 namespace SecurePlatform.Auth.Infrastructure;
 
@@ -14,7 +15,7 @@ public sealed class TokenServiceOptions
     /// <summary>Service discovery name; resolved from <c>services:token-service:https:0</c> / <c>http:0</c>.</summary>
     public const string BaseAddress = "https+http://token-service";
 
-    public const string ClientId = "auth-service";
+    public const string ClientId = Protocol.Clients.AuthService;
 
     public string ClientSecret { get; set; } = "";
 }
@@ -26,12 +27,17 @@ public sealed record SignInGrant(
     IReadOnlyList<string> Roles,
     string TargetClientId,
     string? ClientIp,
-    string? UserAgent);
+    string? UserAgent,
+    bool RefreshTokenInCookie = false);
 
 public abstract record TokenServiceResult
 {
-    /// <summary>200: the RFC 6749 token response as token-service sent it, and what auth-service needs of it.</summary>
-    public sealed record Issued(string ResponseJson, string SessionId, string? RefreshToken) : TokenServiceResult;
+    /// <summary>
+    /// 200: the RFC 6749 token response as token-service sent it, and what auth-service needs of it. In cookie
+    /// delivery the body has no refresh token and <paramref name="RefreshCookie"/> is token-service's
+    /// <c>Set-Cookie</c> for it, which auth-service relays unchanged.
+    /// </summary>
+    public sealed record Issued(string ResponseJson, string SessionId, string? RefreshToken, string? RefreshCookie = null) : TokenServiceResult;
 
     /// <summary>400: token-service refused the grant (an unknown or not first-party target client, say).</summary>
     public sealed record Rejected(string? Error) : TokenServiceResult;
@@ -46,7 +52,6 @@ public abstract record TokenServiceResult
 /// </summary>
 public sealed partial class TokenServiceClient(HttpClient http, IOptions<TokenServiceOptions> options, ILogger<TokenServiceClient> logger)
 {
-    public const string SignInGrantType = "urn:secureplatform:grant-type:sign-in";
     public const string SignInScope = "openid offline_access";
 
     private static readonly HashSet<string> OAuthErrors = new(StringComparer.Ordinal)
@@ -58,17 +63,21 @@ public sealed partial class TokenServiceClient(HttpClient http, IOptions<TokenSe
     {
         var form = new Dictionary<string, string>
         {
-            ["grant_type"] = SignInGrantType,
+            ["grant_type"] = Protocol.SignInGrant.GrantType,
             ["client_id"] = TokenServiceOptions.ClientId,
             ["client_secret"] = options.Value.ClientSecret,
-            ["subject"] = grant.Subject,
-            ["amr"] = string.Join(' ', grant.Amr),
-            ["roles"] = string.Join(' ', grant.Roles),
-            ["target_client_id"] = grant.TargetClientId,
-            ["client_ip"] = grant.ClientIp ?? "",
-            ["user_agent"] = grant.UserAgent ?? "",
+            [Protocol.SignInGrant.Subject] = grant.Subject,
+            [Protocol.SignInGrant.Amr] = string.Join(' ', grant.Amr),
+            [Protocol.SignInGrant.Roles] = string.Join(' ', grant.Roles),
+            [Protocol.SignInGrant.TargetClient] = grant.TargetClientId,
+            [Protocol.SignInGrant.ClientIp] = grant.ClientIp ?? "",
+            [Protocol.SignInGrant.UserAgent] = grant.UserAgent ?? "",
             ["scope"] = SignInScope,
         };
+        if (grant.RefreshTokenInCookie)
+        {
+            form[Protocol.SignInGrant.RefreshTokenDelivery] = Protocol.SignInGrant.CookieDelivery;
+        }
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token") { Content = new FormUrlEncodedContent(form) };
@@ -86,7 +95,15 @@ public sealed partial class TokenServiceClient(HttpClient http, IOptions<TokenSe
                 LogUnexpectedStatus("token", (int)response.StatusCode);
                 return new TokenServiceResult.Unavailable($"status {(int)response.StatusCode}");
             }
-            return (TokenServiceResult?)ParseIssued(body) ?? new TokenServiceResult.Unavailable("malformed token response");
+            var issued = ParseIssued(body);
+            if (issued is not null && grant.RefreshTokenInCookie)
+            {
+                var cookie = response.Headers.TryGetValues("Set-Cookie", out var cookies)
+                    ? cookies.FirstOrDefault(c => c.StartsWith(Protocol.RefreshCookie.Name + "=", StringComparison.Ordinal))
+                    : null;
+                issued = cookie is null ? null : issued with { RefreshCookie = cookie };
+            }
+            return (TokenServiceResult?)issued ?? new TokenServiceResult.Unavailable("malformed token response");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -42,7 +42,7 @@ public static class ProfileApi
         {
             profile.DisplayName = request.DisplayName!;
             profile.UpdatedAt = DateTimeOffset.UtcNow;
-            db.AddIntegrationEvent(new ProfileUpdated { Fields = ["displayName"] }.Stamp("profile-service", http, sub, sub));
+            db.AddIntegrationEvent(new ProfileUpdated { Fields = ["displayName"] }.Stamp(Protocol.Services.Profile, http, sub, sub));
             await db.SaveChangesAsync(cancellationToken);
         }
         return TypedResults.Ok(ToResponse(profile));

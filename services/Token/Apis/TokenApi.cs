@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
+using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Token.Infrastructure;
 using SecurePlatform.Token.Model;
@@ -23,22 +24,22 @@ public static class TokenApi
 {
     public static IEndpointRouteBuilder MapTokenApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost(PlatformGrant.TokenPath, ExchangeAsync).ExcludeFromDescription().DisableAntiforgery();
+        app.MapPost(Protocol.TokenPath, ExchangeAsync).ExcludeFromDescription().DisableAntiforgery();
         app.MapMethods("/connect/userinfo", ["GET", "POST"], UserInfoAsync).ExcludeFromDescription();
         return app;
     }
 
     internal static async Task<IResult> ExchangeAsync(
-        HttpContext http, SessionService sessions, IOpenIddictApplicationManager applications, IOptions<TokenOptions> options, CancellationToken cancellationToken)
+        HttpContext http, SessionService sessions, SessionPolicy policy, IOpenIddictApplicationManager applications, IOptions<TokenOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict request.");
-        if (request.GrantType == PlatformGrant.SignIn)
+        if (request.GrantType == Protocol.SignInGrant.GrantType)
         {
-            return await SignInAsync(request, http, sessions, applications, options.Value, cancellationToken);
+            return await SignInAsync(request, http, sessions, policy, applications, options.Value, cancellationToken);
         }
         if (request.IsRefreshTokenGrantType())
         {
-            return await RefreshAsync(request, http, sessions, options.Value, cancellationToken);
+            return await RefreshAsync(request, http, sessions, policy, clock, cancellationToken);
         }
         if (request.IsClientCredentialsGrantType())
         {
@@ -49,44 +50,48 @@ public static class TokenApi
 
     /// <summary>The platform sign-in grant: auth-service (authenticated by OpenIddict) vouches for a verified user.</summary>
     private static async Task<IResult> SignInAsync(
-        OpenIddictRequest request, HttpContext http, SessionService sessions, IOpenIddictApplicationManager applications, TokenOptions options, CancellationToken cancellationToken)
+        OpenIddictRequest request, HttpContext http, SessionService sessions, SessionPolicy policy, IOpenIddictApplicationManager applications, TokenOptions options, CancellationToken cancellationToken)
     {
-        if (request.ClientId != PlatformGrant.AuthServiceClientId)
+        if (request.ClientId != Protocol.Clients.AuthService)
         {
             return Error(Errors.UnauthorizedClient, "This client may not use the sign-in grant.");
         }
-        var subject = (string?)request[PlatformGrant.SubjectParameter];
+        var subject = (string?)request[Protocol.SignInGrant.Subject];
         if (string.IsNullOrWhiteSpace(subject) || subject.Length > 200)
         {
             return Error(Errors.InvalidRequest, "The subject parameter is missing or invalid.");
         }
-        var targetClient = (string?)request[PlatformGrant.TargetClientParameter] ?? options.DefaultClientId;
+        var targetClient = (string?)request[Protocol.SignInGrant.TargetClient] ?? options.DefaultClientId;
         var application = await applications.FindByClientIdAsync(targetClient, cancellationToken);
         if (application is null || !(await applications.GetPropertiesAsync(application, cancellationToken)).TryGetValue(ClientRegistrations.FirstPartyProperty, out var firstParty)
             || firstParty.ValueKind != JsonValueKind.True)
         {
             return Error(Errors.InvalidRequest, "The target client is not a registered first-party client.");
         }
-        var amr = Words((string?)request[PlatformGrant.AmrParameter]);
+        var amr = Words((string?)request[Protocol.SignInGrant.Amr]);
         if (amr.Length == 0)
         {
             return Error(Errors.InvalidRequest, "The amr parameter is missing.");
         }
-        var roles = Words((string?)request[PlatformGrant.RolesParameter]);
+        var roles = Words((string?)request[Protocol.SignInGrant.Roles]);
         var session = await sessions.OpenAsync(
-            subject, targetClient, amr, roles, (string?)request[PlatformGrant.ClientIpParameter], (string?)request[PlatformGrant.UserAgentParameter],
-            http, PlatformGrant.AuthServiceClientId, cancellationToken);
-        return SignIn(subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), SessionPolicy.RefreshTokenLifetime(session, session.CreatedAt, options.SessionIdleTimeout), session.ExpiresAt);
+            subject, targetClient, amr, roles, (string?)request[Protocol.SignInGrant.ClientIp], (string?)request[Protocol.SignInGrant.UserAgent],
+            http, Protocol.Clients.AuthService, cancellationToken);
+        if ((string?)request[Protocol.SignInGrant.RefreshTokenDelivery] == Protocol.SignInGrant.CookieDelivery)
+        {
+            OpenIddictHandlers.DeliverRefreshTokenInCookie(http);
+        }
+        return SignIn(http, subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt);
     }
 
-    private static async Task<IResult> RefreshAsync(OpenIddictRequest request, HttpContext http, SessionService sessions, TokenOptions options, CancellationToken cancellationToken)
+    private static async Task<IResult> RefreshAsync(OpenIddictRequest request, HttpContext http, SessionService sessions, SessionPolicy policy, TimeProvider clock, CancellationToken cancellationToken)
     {
         // OpenIddict has already checked the refresh token's signature, lifetime and that it was issued to this client.
         var principal = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
         var subject = principal?.GetClaim(Claims.Subject);
         if (principal is null || subject is null
             || !Guid.TryParse(principal.GetClaim(PlatformClaims.SessionId), out var sid)
-            || !Guid.TryParse(principal.GetClaim(PlatformGrant.RefreshTokenIdClaim), out var presented))
+            || !Guid.TryParse(principal.GetClaim(RefreshTokenClaims.Id), out var presented))
         {
             return Error(Errors.InvalidGrant, "The refresh token is invalid.");
         }
@@ -97,9 +102,9 @@ public static class TokenApi
         {
             return Error(Errors.InvalidGrant, "The refresh token is no longer valid.");
         }
-        var expiresAt = long.TryParse(principal.GetClaim("sexp"), out var sexp) ? DateTimeOffset.FromUnixTimeSeconds(sexp) : DateTimeOffset.UtcNow;
-        var lifetime = expiresAt - DateTimeOffset.UtcNow < options.SessionIdleTimeout ? expiresAt - DateTimeOffset.UtcNow : options.SessionIdleTimeout;
-        return SignIn(subject, sid, next, ArrayClaim(principal, PlatformClaims.Amr), ArrayClaim(principal, PlatformClaims.Roles), clientId, principal.GetScopes(), lifetime, expiresAt);
+        var now = clock.GetUtcNow();
+        var expiresAt = long.TryParse(principal.GetClaim(RefreshTokenClaims.SessionExpires), out var sexp) ? DateTimeOffset.FromUnixTimeSeconds(sexp) : now;
+        return SignIn(http, subject, sid, next, ArrayClaim(principal, PlatformClaims.Amr), ArrayClaim(principal, PlatformClaims.Roles), clientId, principal.GetScopes(), policy.RefreshTokenLifetime(expiresAt, now), expiresAt);
     }
 
     /// <summary>Service-to-service: the client is the subject; no session, no refresh token.</summary>
@@ -115,8 +120,10 @@ public static class TokenApi
     }
 
     private static IResult SignIn(
-        string subject, Guid sid, Guid refreshTokenId, string[] amr, string[] roles, string clientId, IEnumerable<string> scopes, TimeSpan refreshLifetime, DateTimeOffset? sessionExpiresAt = null)
+        HttpContext http, string subject, Guid sid, Guid refreshTokenId, string[] amr, string[] roles, string clientId, IEnumerable<string> scopes,
+        TimeSpan refreshLifetime, DateTimeOffset sessionExpiresAt)
     {
+        OpenIddictHandlers.SetRefreshCookieLifetime(http, refreshLifetime);
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Subject, PlatformClaims.Roles);
         identity.SetClaim(Claims.Subject, subject);
         identity.SetClaim(PlatformClaims.SessionId, sid.ToString());
@@ -125,8 +132,8 @@ public static class TokenApi
         identity.AddClaim(new Claim(PlatformClaims.Amr, JsonSerializer.Serialize(amr), JsonClaimValueTypes.JsonArray));
         identity.AddClaim(new Claim(PlatformClaims.Roles, JsonSerializer.Serialize(roles), JsonClaimValueTypes.JsonArray));
         // Only in the refresh token: which member of the family it is, and when the session ends.
-        identity.SetClaim(PlatformGrant.RefreshTokenIdClaim, refreshTokenId.ToString());
-        identity.SetClaim("sexp", (sessionExpiresAt ?? DateTimeOffset.UtcNow + refreshLifetime).ToUnixTimeSeconds());
+        identity.SetClaim(RefreshTokenClaims.Id, refreshTokenId.ToString());
+        identity.SetClaim(RefreshTokenClaims.SessionExpires, sessionExpiresAt.ToUnixTimeSeconds());
         // No openid: these grants are not OpenID Connect sign-ins, and an identity token (nobody reads it; the
         // login response does not carry it) would cost a second RSA signature per sign-in and per refresh.
         identity.SetScopes(scopes.Intersect([Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct());
@@ -135,7 +142,7 @@ public static class TokenApi
         identity.SetRefreshTokenLifetime(refreshLifetime);
         identity.SetDestinations(static claim => claim.Type switch
         {
-            PlatformGrant.RefreshTokenIdClaim or "sexp" => [],
+            RefreshTokenClaims.Id or RefreshTokenClaims.SessionExpires => [],
             _ when claim.Type.StartsWith("oi_", StringComparison.Ordinal) => [], // OpenIddict's private claims
             _ => [Destinations.AccessToken],
         });

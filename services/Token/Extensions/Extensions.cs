@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
+using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.Token.Infrastructure;
@@ -46,6 +47,7 @@ public static class Extensions
         }
         builder.AddDefaultAuthentication();
         builder.Services.AddSingleton<SessionRevocationWriter>();
+        builder.Services.AddSingleton(sp => SessionPolicy.From(sp.GetRequiredService<IOptions<TokenOptions>>().Value));
         builder.Services.AddScoped<SessionService>();
 
         // Key material in tokendb is encrypted with Data Protection; its key ring is shared through Redis so
@@ -76,18 +78,19 @@ public static class Extensions
             })
             .AddServer(server =>
             {
-                server.SetTokenEndpointUris(PlatformGrant.TokenPath[1..])
+                server.SetTokenEndpointUris(Protocol.TokenPath[1..])
                     .SetRevocationEndpointUris("connect/revoke")
                     .SetIntrospectionEndpointUris("connect/introspect")
                     .SetUserInfoEndpointUris("connect/userinfo")
                     .SetJsonWebKeySetEndpointUris(".well-known/jwks")
                     .SetConfigurationEndpointUris(".well-known/openid-configuration");
-                server.AllowClientCredentialsFlow().AllowRefreshTokenFlow().AllowCustomFlow(PlatformGrant.SignIn);
+                server.AllowClientCredentialsFlow().AllowRefreshTokenFlow().AllowCustomFlow(Protocol.SignInGrant.GrantType);
                 server.RegisterScopes(Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile, ClientRegistrations.ApiScope);
                 server.RegisterClaims(Claims.Subject, PlatformClaims.SessionId, PlatformClaims.Roles, PlatformClaims.Amr);
                 server.SetAccessTokenLifetime(options.AccessTokenLifetime);
+                // The upper bound; each refresh token gets SessionPolicy.RefreshTokenLifetime. (OpenIddict's reuse
+                // leeway is not set: it needs token storage, which is off; sessions decide reuse.)
                 server.SetRefreshTokenLifetime(options.SessionIdleTimeout);
-                server.SetRefreshTokenReuseLeeway(options.RefreshTokenReuseLeeway);
                 // Self-contained JWT access tokens need no row per issue; sessions (our table) carry rotation and revocation.
                 server.DisableAccessTokenEncryption();
                 server.DisableTokenStorage();

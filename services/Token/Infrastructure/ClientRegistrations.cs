@@ -1,6 +1,7 @@
 using System.Text.Json;
 using OpenIddict.Abstractions;
 using OpenIddict.EntityFrameworkCore.Models;
+using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Token.Model;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -38,10 +39,10 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
     {
         var clients = configuration.GetSection("Clients").GetChildren()
             .ToDictionary(c => c.Key, c => c.Get<ClientSettings>() ?? new ClientSettings(), StringComparer.Ordinal);
-        clients.TryAdd("platform-app", new ClientSettings { FirstParty = true, DisplayName = "SecurePlatform app" });
-        if (clients.TryGetValue(PlatformGrant.AuthServiceClientId, out var auth))
+        clients.TryAdd(Protocol.Clients.PlatformApp, new ClientSettings { FirstParty = true, DisplayName = "SecurePlatform app" });
+        if (clients.TryGetValue(Protocol.Clients.AuthService, out var auth))
         {
-            auth.GrantTypes.Add(PlatformGrant.SignIn);
+            auth.GrantTypes.Add(Protocol.SignInGrant.GrantType);
         }
 
         await using var scope = scopes.CreateAsyncScope();
@@ -91,7 +92,7 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
         {
             descriptor.Permissions.Add(Permissions.Prefixes.GrantType + grant);
         }
-        if (settings.GrantTypes.Contains(PlatformGrant.SignIn))
+        if (settings.GrantTypes.Contains(Protocol.SignInGrant.GrantType))
         {
             // offline_access needs the refresh grant permission; the refresh tokens themselves are bound to
             // the first-party app they are issued for (presenter), so this client cannot redeem them.

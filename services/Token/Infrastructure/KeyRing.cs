@@ -198,8 +198,8 @@ public sealed partial class KeyRing(
             db.SigningKeys.Add(key);
             db.AddIntegrationEvent(new SigningKeyRotated
             {
-                SourceService = "token-service",
-                Actor = "token-service",
+                SourceService = Protocol.Services.Token,
+                Actor = Protocol.Services.Token,
                 NewKeyId = key.Id,
                 RetiredKeyId = previous?.Id,
                 Algorithm = key.Algorithm,

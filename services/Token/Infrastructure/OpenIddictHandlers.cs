@@ -17,7 +17,14 @@ namespace SecurePlatform.Token.Infrastructure;
 /// <summary>Where the platform extends OpenIddict's pipeline.</summary>
 public static class OpenIddictHandlers
 {
-    private const string CookieModeProperty = "sp_refresh_cookie";
+    private const string CookieModeItem = "sp_refresh_cookie";
+    private const string CookieLifetimeItem = "sp_refresh_cookie_lifetime";
+
+    /// <summary>This response carries its refresh token in the refresh cookie instead of the body.</summary>
+    public static void DeliverRefreshTokenInCookie(HttpContext http) => http.Items[CookieModeItem] = true;
+
+    /// <summary>The lifetime of the refresh token being issued, which the cookie's Max-Age follows.</summary>
+    public static void SetRefreshCookieLifetime(HttpContext http, TimeSpan lifetime) => http.Items[CookieLifetimeItem] = lifetime;
 
     /// <summary>
     /// Browser mode: a refresh request without a refresh_token parameter takes it from the HttpOnly cookie, but
@@ -36,17 +43,17 @@ public static class OpenIddictHandlers
         {
             var http = context.Transaction.GetHttpRequest();
             if (context.Request is { GrantType: GrantTypes.RefreshToken, RefreshToken: null } request && http is not null
-                && http.Headers[SecurityHeaders.RefreshRequestHeader] == "1"
-                && http.Cookies.TryGetValue(PlatformGrant.RefreshCookie, out var token) && !string.IsNullOrEmpty(token))
+                && http.Headers[Protocol.RefreshCookie.RequestHeader] == "1"
+                && http.Cookies.TryGetValue(Protocol.RefreshCookie.Name, out var token) && !string.IsNullOrEmpty(token))
             {
                 request.RefreshToken = token;
-                context.Transaction.Properties[CookieModeProperty] = true;
+                DeliverRefreshTokenInCookie(http.HttpContext);
             }
             return default;
         }
     }
 
-    /// <summary>In browser mode the rotated refresh token goes back in the cookie, never in the body.</summary>
+    /// <summary>In browser mode the issued or rotated refresh token goes in the cookie, never in the body.</summary>
     public sealed class RefreshTokenToCookie(IOptions<TokenOptions> options) : IOpenIddictServerHandler<ApplyTokenResponseContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -59,18 +66,19 @@ public static class OpenIddictHandlers
         public ValueTask HandleAsync(ApplyTokenResponseContext context)
         {
             var http = context.Transaction.GetHttpRequest()?.HttpContext;
-            if (http is null || !context.Transaction.Properties.ContainsKey(CookieModeProperty))
+            if (http is null || !http.Items.ContainsKey(CookieModeItem))
             {
                 return default;
             }
             if (context.Response.RefreshToken is { } refreshToken)
             {
-                http.Response.Cookies.Append(PlatformGrant.RefreshCookie, refreshToken, RefreshCookieOptions(options.Value.SessionIdleTimeout));
+                var lifetime = http.Items[CookieLifetimeItem] as TimeSpan? ?? options.Value.SessionIdleTimeout;
+                RefreshCookie.Issue(http.Response, refreshToken, lifetime);
                 context.Response.RefreshToken = null;
             }
             else if (context.Response.Error is not null)
             {
-                http.Response.Cookies.Delete(PlatformGrant.RefreshCookie, RefreshCookieOptions(TimeSpan.Zero));
+                RefreshCookie.Clear(http.Response);
             }
             return default;
         }
@@ -91,7 +99,7 @@ public static class OpenIddictHandlers
 
         public ValueTask HandleAsync(ProcessSignInContext context)
         {
-            if (context.Request?.GrantType == PlatformGrant.SignIn && context.AccessTokenPrincipal is { } principal
+            if (context.Request?.GrantType == Protocol.SignInGrant.GrantType && context.AccessTokenPrincipal is { } principal
                 && principal.GetPresenters().FirstOrDefault() is { } app)
             {
                 principal.SetClaim(Claims.ClientId, app);
@@ -99,16 +107,6 @@ public static class OpenIddictHandlers
             return default;
         }
     }
-
-    public static CookieOptions RefreshCookieOptions(TimeSpan maxAge) => new()
-    {
-        Path = PlatformGrant.TokenPath,
-        Secure = true,
-        HttpOnly = true,
-        SameSite = SameSiteMode.Strict,
-        MaxAge = maxAge,
-        IsEssential = true,
-    };
 
     /// <summary>
     /// RFC 7009 without token storage: revoking a refresh or access token revokes its session (so every

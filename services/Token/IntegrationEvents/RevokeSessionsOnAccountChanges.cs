@@ -18,23 +18,23 @@ public sealed class PasswordChangedConsumer(TokenDbContext db, SessionService se
 public sealed class UserDisabledConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<UserDisabled, TokenDbContext>(db)
 {
     protected override Task HandleAsync(UserDisabled message, CancellationToken cancellationToken) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDisabled, null, null, message.Actor ?? "auth-service", cancellationToken);
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDisabled, null, null, message.Actor ?? Protocol.Services.Auth, cancellationToken);
 }
 
 public sealed class UserDeletedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<UserDeleted, TokenDbContext>(db)
 {
     protected override Task HandleAsync(UserDeleted message, CancellationToken cancellationToken) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDeleted, null, null, message.Actor ?? "auth-service", cancellationToken);
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.UserDeleted, null, null, message.Actor ?? Protocol.Services.Auth, cancellationToken);
 }
 
 public sealed class RoleGrantedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<RoleGranted, TokenDbContext>(db)
 {
     protected override Task HandleAsync(RoleGranted message, CancellationToken cancellationToken) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", cancellationToken);
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? Protocol.Services.Auth, cancellationToken);
 }
 
 public sealed class RoleRevokedConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<RoleRevoked, TokenDbContext>(db)
 {
     protected override Task HandleAsync(RoleRevoked message, CancellationToken cancellationToken) =>
-        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? "auth-service", cancellationToken);
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? Protocol.Services.Auth, cancellationToken);
 }

@@ -1,3 +1,5 @@
+using SecurePlatform.Contracts;
+
 namespace SecurePlatform.Token.Model;
 
 /// <summary>Section <c>Token</c>: lifetimes, keys and clients of token-service.</summary>
@@ -15,9 +17,6 @@ public sealed class TokenOptions
 
     /// <summary>A session ends this long after sign-in, however busy.</summary>
     public TimeSpan SessionAbsoluteLifetime { get; set; } = TimeSpan.FromDays(30);
-
-    /// <summary>How long a used refresh token is still accepted again (0: never — reuse revokes the session).</summary>
-    public TimeSpan RefreshTokenReuseLeeway { get; set; } = TimeSpan.Zero;
 
     /// <summary>RS256 (default), PS256 or ES256.</summary>
     public string SigningAlgorithm { get; set; } = "RS256";
@@ -39,32 +38,18 @@ public sealed class TokenOptions
     public string? ClientSecretHashKey { get; set; }
 
     /// <summary>The public first-party client whose tokens a sign-in issues unless the login names another.</summary>
-    public string DefaultClientId { get; set; } = "platform-app";
+    public string DefaultClientId { get; set; } = Protocol.Clients.PlatformApp;
 
     /// <summary>How long a revocation key lives in Redis: longer than any access token it can concern.</summary>
     public TimeSpan RevocationKeyLifetime => AccessTokenLifetime + TimeSpan.FromSeconds(30) + TimeSpan.FromMinutes(1);
 }
 
-/// <summary>Names of the platform's own grant, parameters and claims.</summary>
-public static class PlatformGrant
+/// <summary>token-service's private claims in refresh tokens (never in access tokens).</summary>
+public static class RefreshTokenClaims
 {
-    /// <summary>The platform sign-in grant: auth-service vouches for a verified user.</summary>
-    public const string SignIn = "urn:secureplatform:grant-type:sign-in";
+    /// <summary>Which token of the session's family this is.</summary>
+    public const string Id = "rtid";
 
-    public const string SubjectParameter = "subject";
-    public const string AmrParameter = "amr";
-    public const string RolesParameter = "roles";
-    public const string TargetClientParameter = "target_client_id";
-    public const string ClientIpParameter = "client_ip";
-    public const string UserAgentParameter = "user_agent";
-
-    /// <summary>Refresh-token id claim: which token of the session's family this is.</summary>
-    public const string RefreshTokenIdClaim = "rtid";
-
-    public const string AuthServiceClientId = "auth-service";
-
-    /// <summary>Browser mode: the refresh token travels in this cookie, scoped to the token endpoint.</summary>
-    public const string RefreshCookie = "__Secure-sp_rt";
-
-    public const string TokenPath = "/connect/token";
+    /// <summary>When the session ends (unix seconds).</summary>
+    public const string SessionExpires = "sexp";
 }
