@@ -1,7 +1,5 @@
 using System.Net.Http.Headers;
 using MassTransit;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using SecurePlatform.Audit.Infrastructure;
@@ -14,33 +12,28 @@ namespace SecurePlatform.Audit.Tests;
 /// run and a queue of its own (so hosts of other tests in the same vhost never take its messages).
 /// Two hosts built with the same <paramref name="name"/> share database and queue: replicas.
 /// </summary>
-public sealed class AuditHost(string name, IReadOnlyDictionary<string, string>? infra = null, IReadOnlyDictionary<string, string?>? settings = null)
-    : WebApplicationFactory<Program>
+public sealed class AuditHost : ServiceFactory<Program, AuditDbContext>
 {
+    public AuditHost(string name, IReadOnlyDictionary<string, string>? infra = null, IReadOnlyDictionary<string, string?>? settings = null)
+        : base("auditdb", name, settings, infra)
+    {
+        Name = name;
+        Default("Audit:Ingest:QueueName", QueueName);
+        Default("Auth:Authority", TestTokens.Issuer);
+        // Replicas share one database: the last one out drops it (the run's clean-up catches the rest).
+        KeepDatabase = true;
+    }
+
     public static string AdminToken { get; } = TestTokens.Issue("admin-" + Guid.NewGuid().ToString("N"), roles: ["admin"]);
 
-    public string Name { get; } = name;
+    public string Name { get; }
 
     public string QueueName => $"audit-events-{Name}-{TestEnvironment.RunId}";
 
     /// <summary>The database owner's connection string (no SET ROLE): what a DBA, or an attacker with the owner's password, has.</summary>
-    public string OwnerConnectionString { get; } = TestEnvironment.UniqueDatabase("auditdb", name, infra);
+    public string OwnerConnectionString => DatabaseConnectionString;
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Development");
-        builder.UseSetting("ConnectionStrings:auditdb", OwnerConnectionString);
-        builder.UseSetting("ConnectionStrings:redis", infra?["redis"] ?? TestEnvironment.ConnectionString("redis"));
-        builder.UseSetting("ConnectionStrings:rabbitmq", infra?["rabbitmq"] ?? TestEnvironment.ConnectionString("rabbitmq"));
-        builder.UseSetting("Audit:Ingest:QueueName", QueueName);
-        builder.UseSetting("Auth:Authority", TestTokens.Issuer);
-        builder.UseSetting("Logging:LogLevel:Default", "Warning");
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            builder.UseSetting(key, value);
-        }
-        builder.ConfigureServices(services => services.UseTestTokens());
-    }
+    protected override void ConfigureTestServices(IServiceCollection services) => services.UseTestTokens();
 
     public HttpClient ClientWithToken(string? token)
     {
@@ -61,9 +54,7 @@ public sealed class AuditHost(string name, IReadOnlyDictionary<string, string>? 
     /// <summary>Starts the host (migrations, bus) and waits until its queue is consuming.</summary>
     public async Task<AuditHost> StartAsync()
     {
-        _ = Services;
-        var bus = Services.GetRequiredService<IBusControl>();
-        await Eventually.HoldsAsync(() => Task.FromResult(bus.CheckHealth().Status == BusHealthStatus.Healthy), TimeSpan.FromSeconds(60), $"audit bus of {Name} healthy");
+        await WaitForBusAsync();
         return this;
     }
 

@@ -18,21 +18,21 @@ namespace SecurePlatform.Auth.Tests;
 /// against the shared PostgreSQL (a database of its own), Redis and RabbitMQ, with a
 /// <see cref="FakeTokenService"/> behind service discovery and JwtBearer pointed at <see cref="TestTokens"/>.
 /// </summary>
-public class AuthApp : WebApplicationFactory<Program>, IAsyncLifetime
+public class AuthApp : ServiceFactory<Program, AuthDbContext>, IAsyncLifetime
 {
     public const string ClientSecret = "test-client-secret-0123456789abcdef";
-
-    private readonly string _databaseSuffix;
-    private readonly Dictionary<string, string?> _settings;
 
     public AuthApp() : this("api")
     {
     }
 
     protected AuthApp(string databaseSuffix, Dictionary<string, string?>? settings = null)
+        : base("authdb", databaseSuffix, settings)
     {
-        _databaseSuffix = databaseSuffix;
-        _settings = settings ?? [];
+        Default("TokenService:ClientSecret", ClientSecret);
+        Default("Database:MigrateOnStartup", "true");
+        Default("Security:RequireHttps", "false");
+        Default("Auth:RequireHttpsMetadata", "false");
         UseKestrel(0);
     }
 
@@ -40,52 +40,19 @@ public class AuthApp : WebApplicationFactory<Program>, IAsyncLifetime
 
     public HttpClient Client { get; private set; } = null!;
 
-    /// <summary>Leave the database for another instance (a restart) instead of dropping it at dispose.</summary>
-    public bool KeepDatabase { get; set; }
-
-    public string DatabaseConnectionString => TestEnvironment.UniqueDatabase("authdb", _databaseSuffix);
+    protected override string EnvironmentName => "Testing";
 
     public async Task InitializeAsync()
     {
         TokenService = await FakeTokenService.StartAsync();
+        Default("services:token-service:http:0", TokenService.BaseAddress.ToString().TrimEnd('/'));
         StartServer();
         Client = CreateClient();
-        await using var scope = Services.CreateAsyncScope();
         // The migrator ran at start-up (Database:MigrateOnStartup); make sure the schema is there.
-        await scope.ServiceProvider.GetRequiredService<AuthDbContext>().Users.AnyAsync();
+        await WithDbAsync(db => db.Users.AnyAsync());
     }
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Testing");
-        var settings = new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:authdb"] = DatabaseConnectionString,
-            ["ConnectionStrings:redis"] = TestEnvironment.ConnectionString("redis"),
-            ["ConnectionStrings:rabbitmq"] = TestEnvironment.ConnectionString("rabbitmq"),
-            ["services:token-service:http:0"] = TokenService.BaseAddress.ToString().TrimEnd('/'),
-            ["TokenService:ClientSecret"] = ClientSecret,
-            ["Database:MigrateOnStartup"] = "true",
-            ["Security:RequireHttps"] = "false",
-            ["Auth:RequireHttpsMetadata"] = "false",
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
-        foreach (var (key, value) in _settings)
-        {
-            settings[key] = value;
-        }
-        foreach (var (key, value) in settings)
-        {
-            builder.UseSetting(key, value);
-        }
-        builder.ConfigureTestServices(services => services.UseTestTokens());
-    }
-
-    public async Task<T> WithDbAsync<T>(Func<AuthDbContext, Task<T>> work)
-    {
-        await using var scope = Services.CreateAsyncScope();
-        return await work(scope.ServiceProvider.GetRequiredService<AuthDbContext>());
-    }
+    protected override void ConfigureTestServices(IServiceCollection services) => services.UseTestTokens();
 
     public async Task<T> WithUsersAsync<T>(Func<UserManager<User>, Task<T>> work)
     {
@@ -124,14 +91,10 @@ public class AuthApp : WebApplicationFactory<Program>, IAsyncLifetime
     {
         try
         {
-            if (!KeepDatabase)
-            {
-                await WithDbAsync(async db => await db.Database.EnsureDeletedAsync());
-            }
+            await DisposeAsync();
         }
         finally
         {
-            await DisposeAsync();
             await TokenService.DisposeAsync();
         }
     }

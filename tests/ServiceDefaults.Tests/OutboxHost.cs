@@ -125,11 +125,7 @@ public sealed class OutboxHost : IAsyncDisposable
 
     public string QueueName => Host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<IntegrationEventEndpointOptions>>().Value.QueueName!;
 
-    public async Task WaitForBusAsync()
-    {
-        var bus = Host.Services.GetRequiredService<IBusControl>();
-        await Eventually.HoldsAsync(() => Task.FromResult(bus.CheckHealth().Status == BusHealthStatus.Healthy), TimeSpan.FromSeconds(30), "bus healthy");
-    }
+    public Task WaitForBusAsync() => BusReadiness.WaitAsync(Host.Services.GetRequiredService<IBusControl>(), TimeSpan.FromSeconds(30));
 
     public async ValueTask DisposeAsync()
     {

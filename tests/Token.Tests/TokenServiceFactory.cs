@@ -1,7 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using SecurePlatform.TestSupport;
 using SecurePlatform.Token.Infrastructure;
@@ -10,43 +8,35 @@ using StackExchange.Redis;
 namespace SecurePlatform.Token.Tests;
 
 /// <summary>token-service on a real Kestrel port (its JwtBearer reads its own discovery over HTTP), against the real servers.</summary>
-public class TokenServiceFactory : WebApplicationFactory<Program>
+public class TokenServiceFactory : ServiceFactory<Program, TokenDbContext>
 {
     public const string AuthServiceSecret = "auth-service-test-secret-0123456789abcdef";
     public const string ServiceSecret = "worker-test-secret-0123456789abcdef";
     public const string ResourceSecret = "resource-test-secret-0123456789abcdef";
-    private readonly Dictionary<string, string?> _settings;
 
     public TokenServiceFactory() : this("tokens", []) { }
 
     internal TokenServiceFactory(string databaseSuffix, Dictionary<string, string?> settings)
+        : this(ServiceProcess.FreePort(), databaseSuffix, settings)
     {
-        Port = ServiceProcess.FreePort();
-        _settings = new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:tokendb"] = TestEnvironment.UniqueDatabase("tokendb", databaseSuffix + "_" + Guid.NewGuid().ToString("N")[..6]),
-            ["ConnectionStrings:redis"] = TestEnvironment.ConnectionString("redis"),
-            ["ConnectionStrings:rabbitmq"] = TestEnvironment.ConnectionString("rabbitmq"),
-            ["Token:Issuer"] = BaseUrl,
-            ["Token:ClientSecretHashKey"] = "test-hash-key-0123456789abcdef",
-            ["Clients:auth-service:Secret"] = AuthServiceSecret,
-            ["Clients:worker:Secret"] = ServiceSecret,
-            ["Clients:resource-api:Secret"] = ResourceSecret,
-            ["Clients:resource-api:Introspection"] = "true",
-            ["Clients:other-app:FirstParty"] = "true",
-            ["Clients:third-party-app:DisplayName"] = "not first-party",
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
-        foreach (var (key, value) in settings)
-        {
-            _settings[key] = value;
-        }
+    }
+
+    private TokenServiceFactory(int port, string databaseSuffix, Dictionary<string, string?> settings)
+        : base("tokendb", databaseSuffix + "_" + Guid.NewGuid().ToString("N")[..6], settings)
+    {
+        Port = port;
+        Default("Token:Issuer", BaseUrl);
+        Default("Token:ClientSecretHashKey", "test-hash-key-0123456789abcdef");
+        Default("Clients:auth-service:Secret", AuthServiceSecret);
+        Default("Clients:worker:Secret", ServiceSecret);
+        Default("Clients:resource-api:Secret", ResourceSecret);
+        Default("Clients:resource-api:Introspection", "true");
+        Default("Clients:other-app:FirstParty", "true");
+        Default("Clients:third-party-app:DisplayName", "not first-party");
         UseKestrel(Port);
     }
 
     public int Port { get; }
-
-    public string? Setting(string key) => _settings[key];
 
     public string BaseUrl => $"http://127.0.0.1:{Port}/";
 
@@ -61,23 +51,7 @@ public class TokenServiceFactory : WebApplicationFactory<Program>
 
     private HttpClient? _http;
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Development");
-        foreach (var (key, value) in _settings)
-        {
-            builder.UseSetting(key, value);
-        }
-    }
-
     public void EnsureStarted() => StartServer();
-
-    public T WithDb<T>(Func<TokenDbContext, T> work)
-    {
-        EnsureStarted();
-        using var scope = Services.CreateScope();
-        return work(scope.ServiceProvider.GetRequiredService<TokenDbContext>());
-    }
 
     public IDatabase Redis => Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
 
@@ -115,17 +89,7 @@ public class TokenServiceFactory : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         _http?.Dispose();
-        try
-        {
-            await using var scope = Services.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<TokenDbContext>().Database.EnsureDeletedAsync();
-        }
-        catch (InvalidOperationException)
-        {
-            // never started
-        }
         await base.DisposeAsync();
-        GC.SuppressFinalize(this);
     }
 }
 
