@@ -26,6 +26,7 @@ public static class SecurityDefaults
         {
             kestrel.AddServerHeader = false; // no "Server: Kestrel" (technology disclosure)
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            TransportSecurity.Apply(kestrel);
         });
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsPolicy.Apply);
@@ -96,7 +97,8 @@ public static class SecurityDefaults
 
     /// <summary>
     /// In Production, exits with code 1 before anything starts when a required secret is missing, a known
-    /// default or weak. The message names the setting, never the value.
+    /// default or weak, or when the service has neither a TLS certificate nor a TLS-terminating proxy. The
+    /// message names the setting, never the value.
     /// </summary>
     public static void EnsureProductionSecrets(this WebApplication app)
     {
@@ -108,16 +110,21 @@ public static class SecurityDefaults
             .DistinctBy(s => s.Setting)
             .Select(s => (s.Setting, Reason: SecretPolicy.Check(app.Configuration[s.Setting], s.Format)))
             .Where(p => p.Reason is not null)
+            .Select(p => $"setting '{p.Setting}' {p.Reason}")
             .ToList();
+        if (TransportSecurity.ProductionProblem(app.Configuration, app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value) is { } tls)
+        {
+            problems.Add(tls);
+        }
         if (problems.Count == 0)
         {
             return;
         }
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SecurePlatform.Secrets");
-        foreach (var (setting, reason) in problems)
+        foreach (var problem in problems)
         {
-            logger.LogCritical("Refusing to start in Production: setting '{Setting}' {Reason}.", setting, reason);
-            Console.Error.WriteLine($"Refusing to start in Production: setting '{setting}' {reason}.");
+            logger.LogCritical("Refusing to start in Production: {Problem}.", problem);
+            Console.Error.WriteLine($"Refusing to start in Production: {problem}.");
         }
         // Nothing has started yet (no listener, no hosted service), so a plain exit is clean here.
         Environment.Exit(1);

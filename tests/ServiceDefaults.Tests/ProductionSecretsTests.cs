@@ -17,6 +17,8 @@ public class ProductionSecretsTests
         ["Bootstrap__AdminPassword"] = StrongPassword + "b",
         // Production requires HTTPS for token-service discovery (JwtBearer refuses an http authority on every request).
         ["services__token-service__https__0"] = "https://127.0.0.1:1",
+        // TLS ends at this proxy (the other deployment: a certificate of its own, see TlsTests).
+        ["Security__KnownProxies__0"] = "10.0.0.1",
     };
 
     [Theory]
@@ -33,6 +35,20 @@ public class ProductionSecretsTests
         Assert.Contains("ConnectionStrings:authdb", service.Output);
         Assert.DoesNotContain($"Password={password}", service.Output);
         Assert.DoesNotContain("ConnectionStrings:redis", service.Output); // the strong ones are not named
+    }
+
+    [Fact]
+    public async Task Production_without_a_certificate_or_a_tls_proxy_exits_non_zero_naming_both_settings()
+    {
+        var environment = Environment(StrongPassword);
+        environment.Remove("Security__KnownProxies__0");
+        await using var service = ServiceProcess.Start("Auth.Api", environment);
+
+        var exitCode = await service.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Kestrel:Certificates:Default:Path", service.Output);
+        Assert.Contains("Security:KnownProxies", service.Output);
     }
 
     [Fact]
