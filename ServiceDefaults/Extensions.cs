@@ -11,6 +11,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using SecurePlatform.ServiceDefaults.Health;
 using SecurePlatform.ServiceDefaults.Security;
+using SecurePlatform.ServiceDefaults.Telemetry;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -27,6 +28,7 @@ public static class ServiceDefaultsExtensions
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
+        builder.AddErrorMonitoring();
         builder.AddDefaultHealthChecks();
         builder.AddSecurityDefaults();
 
@@ -60,9 +62,13 @@ public static class ServiceDefaultsExtensions
                 .AddSource(Telemetry.ActivitySourceName)
                 .AddSource(MassTransit.Logging.DiagnosticHeaders.DefaultListenerName)
                 .AddAspNetCoreInstrumentation(o =>
+                {
                     // Probes would drown the traces that matter.
                     o.Filter = context => !context.Request.Path.StartsWithSegments(HealthPath)
-                                          && !context.Request.Path.StartsWithSegments(AlivePath))
+                                          && !context.Request.Path.StartsWithSegments(AlivePath);
+                    // An unhandled exception becomes an event on its request's span (5xx marks the span as an error).
+                    o.RecordException = true;
+                })
                 .AddHttpClientInstrumentation()
                 .AddNpgsql());
 

@@ -22,6 +22,8 @@ public class SecurityDefaultsTests
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Security:RequireHttps"] = "false",
+            // Production needs TLS here or at a proxy: a documentation network (no traffic) stands for the proxy.
+            ["Security:KnownNetworks:0"] = "192.0.2.0/24",
             ["Logging:LogLevel:Default"] = "Warning",
         });
         builder.Configuration.AddInMemoryCollection(settings ?? []);
