@@ -73,9 +73,10 @@ public static class TokenApi
             return Error(Errors.InvalidRequest, "The amr parameter is missing.");
         }
         var roles = Words((string?)request[PlatformGrant.RolesParameter]);
+        // The user who proved who they are opened this session; auth-service only relays it (like its LoginSucceeded).
         var session = await sessions.OpenAsync(
             subject, targetClient, amr, roles, (string?)request[PlatformGrant.ClientIpParameter], (string?)request[PlatformGrant.UserAgentParameter],
-            http, PlatformGrant.AuthServiceClientId, cancellationToken);
+            http, actor: subject, cancellationToken);
         return SignIn(subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), SessionPolicy.RefreshTokenLifetime(session, session.CreatedAt, options.SessionIdleTimeout), session.ExpiresAt);
     }
 
