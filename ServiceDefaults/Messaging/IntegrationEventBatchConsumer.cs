@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MassTransit;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SecurePlatform.Contracts;
@@ -134,6 +135,10 @@ public sealed class IntegrationEventEndpointOptions
 
     /// <summary>Messages the broker hands out before acknowledgement, and handled concurrently. Default: MassTransit's.</summary>
     public int? PrefetchCount { get; set; }
+
+    public static IEnumerable<string> Validate(IntegrationEventEndpointOptions o) => OptionsRule.Failures(
+        OptionsRule.Required(o.QueueName, "Messaging:Events:QueueName"),
+        o.PrefetchCount is null or >= 1 ? null : "Messaging:Events:PrefetchCount must be at least 1.");
 }
 
 /// <summary>Puts the batch consumer and the single-event consumers of a service on one queue.</summary>

@@ -34,6 +34,14 @@ public sealed class OutboxOptions
 
     /// <summary>How often sent rows older than <see cref="SentRetention"/> are deleted.</summary>
     public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    public static IEnumerable<string> Validate(OutboxOptions o) => OptionsRule.Failures(
+        OptionsRule.AtLeast(o.BatchSize, 1, "Outbox:BatchSize"),
+        OptionsRule.Positive(o.PollInterval, "Outbox:PollInterval"),
+        OptionsRule.Positive(o.PublishTimeout, "Outbox:PublishTimeout"),
+        OptionsRule.Positive(o.MaxBackoff, "Outbox:MaxBackoff"),
+        OptionsRule.NotNegative(o.SentRetention, "Outbox:SentRetention"),
+        OptionsRule.Positive(o.CleanupInterval, "Outbox:CleanupInterval"));
 }
 
 /// <summary>

@@ -23,6 +23,12 @@ public sealed class AuditIngestOptions
     public int PrefetchCount { get; set; } = 100;
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    public static IEnumerable<string> Validate(AuditIngestOptions o) => OptionsRule.Failures(
+        OptionsRule.Required(o.QueueName, "Audit:Ingest:QueueName"),
+        OptionsRule.AtLeast(o.MaxBatchSize, 1, "Audit:Ingest:MaxBatchSize"),
+        OptionsRule.AtLeast(o.PrefetchCount, 1, "Audit:Ingest:PrefetchCount"),
+        OptionsRule.Positive(o.MaxRetryDelay, "Audit:Ingest:MaxRetryDelay"));
 }
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Hosting;
+
 namespace SecurePlatform.Auth.Infrastructure;
 
 /// <summary>Section <c>Login</c>.</summary>
@@ -15,4 +17,8 @@ public sealed class LoginOptions
 
     /// <summary>Max-Age of the refresh cookie: the session's absolute lifetime at token-service (default 30 days).</summary>
     public TimeSpan RefreshCookieLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    public static IEnumerable<string> Validate(LoginOptions o) => OptionsRule.Failures(
+        OptionsRule.Required(o.DefaultClientId, "Login:DefaultClientId"),
+        OptionsRule.Positive(o.RefreshCookieLifetime, "Login:RefreshCookieLifetime"));
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Hosting;
+
 namespace SecurePlatform.Token.Model;
 
 /// <summary>Section <c>Token</c>: lifetimes, keys and clients of token-service.</summary>
@@ -19,8 +21,10 @@ public sealed class TokenOptions
     /// <summary>How long a used refresh token is still accepted again (0: never — reuse revokes the session).</summary>
     public TimeSpan RefreshTokenReuseLeeway { get; set; } = TimeSpan.Zero;
 
-    /// <summary>RS256 (default), PS256 or ES256.</summary>
+    /// <summary>One of <see cref="SigningAlgorithms"/>; RS256 by default.</summary>
     public string SigningAlgorithm { get; set; } = "RS256";
+
+    public static readonly IReadOnlyList<string> SigningAlgorithms = ["RS256", "PS256", "ES256"];
 
     public int RsaKeySize { get; set; } = 2048;
 
@@ -28,6 +32,9 @@ public sealed class TokenOptions
 
     /// <summary>How long a new key is published in JWKS before it signs.</summary>
     public TimeSpan KeyAnnouncementPeriod { get; set; } = TimeSpan.FromDays(2);
+
+    /// <summary>How often the key ring re-reads tokendb (keys another replica created) when no transition is due sooner.</summary>
+    public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// How long a replica keeps a client application in memory. A client changed or removed on another replica
@@ -40,6 +47,21 @@ public sealed class TokenOptions
 
     /// <summary>The public first-party client whose tokens a sign-in issues unless the login names another.</summary>
     public string DefaultClientId { get; set; } = "platform-app";
+
+    /// <summary>The section's rules, checked at start-up (a bad value found later, by a background loop, would go unseen).</summary>
+    public static IEnumerable<string> Validate(TokenOptions o) => OptionsRule.Failures(
+        o.Issuer is null || (o.Issuer.IsAbsoluteUri && o.Issuer.Scheme is "https" or "http") ? null : "Token:Issuer must be an absolute http(s) URL.",
+        OptionsRule.Positive(o.AccessTokenLifetime, "Token:AccessTokenLifetime"),
+        OptionsRule.Positive(o.SessionIdleTimeout, "Token:SessionIdleTimeout"),
+        OptionsRule.Positive(o.SessionAbsoluteLifetime, "Token:SessionAbsoluteLifetime"),
+        SigningAlgorithms.Contains(o.SigningAlgorithm, StringComparer.OrdinalIgnoreCase) ? null : $"Token:SigningAlgorithm must be one of {string.Join(", ", SigningAlgorithms)}.",
+        o.RsaKeySize is >= 2048 and <= 16384 && o.RsaKeySize % 8 == 0 ? null : "Token:RsaKeySize must be a multiple of 8 from 2048 to 16384.",
+        OptionsRule.Positive(o.KeyRotationPeriod, "Token:KeyRotationPeriod"),
+        OptionsRule.NotNegative(o.KeyAnnouncementPeriod, "Token:KeyAnnouncementPeriod"),
+        o.KeyAnnouncementPeriod < o.KeyRotationPeriod ? null : "Token:KeyAnnouncementPeriod must be shorter than Token:KeyRotationPeriod.",
+        OptionsRule.Positive(o.KeyRefreshInterval, "Token:KeyRefreshInterval"),
+        OptionsRule.Positive(o.ClientCacheDuration, "Token:ClientCacheDuration"),
+        OptionsRule.Required(o.DefaultClientId, "Token:DefaultClientId"));
 
     /// <summary>How long a revocation key lives in Redis: longer than any access token it can concern.</summary>
     public TimeSpan RevocationKeyLifetime => AccessTokenLifetime + TimeSpan.FromSeconds(30) + TimeSpan.FromMinutes(1);
