@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SecurePlatform.Contracts;
+using SecurePlatform.ServiceDefaults.Resilience;
 
 namespace SecurePlatform.ServiceDefaults.Messaging;
 
@@ -63,42 +64,31 @@ internal sealed partial class OutboxDispatcher<TContext>(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var failures = 0;
+        // Any failure of a round (database or broker) is waited out; the same rows are retried in order.
+        var retry = BackoffRetry.Create(TimeSpan.FromMilliseconds(250), _options.MaxBackoff, retryOn: _ => true,
+            onRetry: (ex, attempt, delay) => LogDispatchFailed(ex.GetType().Name, attempt, delay.TotalMilliseconds));
         var nextCleanup = DateTimeOffset.UtcNow + _options.CleanupInterval;
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                if (DateTimeOffset.UtcNow >= nextCleanup)
+                var published = await retry.ExecuteAsync(async ct =>
                 {
-                    nextCleanup = DateTimeOffset.UtcNow + _options.CleanupInterval;
-                    await DeleteSentRowsAsync(stoppingToken);
-                }
-                var published = await DispatchBatchAsync(stoppingToken);
-                failures = 0;
+                    if (DateTimeOffset.UtcNow >= nextCleanup)
+                    {
+                        nextCleanup = DateTimeOffset.UtcNow + _options.CleanupInterval;
+                        await DeleteSentRowsAsync(ct);
+                    }
+                    return await DispatchBatchAsync(ct);
+                }, stoppingToken);
                 if (published < _options.BatchSize)
                 {
                     await signal.WaitAsync(_options.PollInterval, stoppingToken);
                 }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                failures++;
-                var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxBackoff.TotalMilliseconds, 250 * Math.Pow(2, Math.Min(failures, 10))));
-                LogDispatchFailed(ex.GetType().Name, failures, delay.TotalMilliseconds);
-                try
-                {
-                    await Task.Delay(delay, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
     }
 
