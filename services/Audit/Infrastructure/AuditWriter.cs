@@ -12,7 +12,7 @@ public sealed class AuditIngestOptions
 {
     public const string SectionName = "Audit:Ingest";
 
-    /// <summary>The queue audit-service consumes (bound to the batch exchange and, for single events, every event type's).</summary>
+    /// <summary>The queue audit-service consumes (bound to the batch message's exchange).</summary>
     public string QueueName { get; set; } = "audit-events";
 
     /// <summary>Rows appended per transaction: once reached, no further message joins the transaction.</summary>
@@ -55,13 +55,6 @@ public sealed partial class AuditWriter(
         SingleReader = true,
         FullMode = BoundedChannelFullMode.Wait,
     });
-
-    /// <summary>Completes once <paramref name="row"/> is committed (or was already stored). Returns whether it was new.</summary>
-    public async Task<bool> AppendAsync(AuditEvent row, CancellationToken cancellationToken)
-    {
-        var result = await AppendAsync([row], cancellationToken);
-        return result.Failed.Count > 0 ? throw result.Failed[0].Error : result.Inserted.Contains(row.EventId);
-    }
 
     /// <summary>
     /// Completes once every row of <paramref name="rows"/> is committed (or was already stored), or could not be
