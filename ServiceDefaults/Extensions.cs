@@ -115,12 +115,12 @@ public static class ServiceDefaultsExtensions
                 [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
-        }).DisableRateLimiting();
+        });
         app.MapHealthChecks(AlivePath, new HealthCheckOptions
         {
             Predicate = r => r.Tags.Contains(HealthTags.Live),
             ResponseWriter = HealthResponseWriter.WriteAsync,
-        }).DisableRateLimiting();
+        });
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

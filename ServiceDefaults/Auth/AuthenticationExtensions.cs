@@ -64,7 +64,7 @@ public static class AuthenticationExtensions
             throw new InvalidOperationException("Auth:ClockSkew may be at most 30 seconds.");
         }
 
-        builder.Services.Configure<RevocationOptions>(section.GetSection("Revocation"));
+        builder.Services.AddOptions<RevocationOptions>().Bind(section.GetSection("Revocation")).ValidateRulesOnStart(RevocationOptions.Validate);
         builder.Services.AddSingleton<RevocationCache>();
         builder.Services.AddSingleton<ISessionRevocationCheck>(sp => sp.GetRequiredService<RevocationCache>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RevocationCache>());

@@ -21,6 +21,9 @@ public sealed class RevocationOptions
     public bool FailOpen { get; set; }
 
     public int MaxCachedSessions { get; set; } = 100_000;
+
+    public static IEnumerable<string> Validate(RevocationOptions o) => OptionsRule.Failures(
+        OptionsRule.AtLeast(o.MaxCachedSessions, 0, "Auth:Revocation:MaxCachedSessions"));
 }
 
 /// <summary>

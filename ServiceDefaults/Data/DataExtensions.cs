@@ -80,8 +80,8 @@ public static class DataExtensions
 
     /// <summary>
     /// A service runs the same few statements over and over (sign-in, refresh, outbox), so they are prepared once
-    /// per physical connection instead of parsed and planned on every use (bench: ~1.5 ms less PostgreSQL CPU per
-    /// sign-in). No pool reset: DISCARD ALL would drop the prepared statements. Safe because no service leaves
+    /// per physical connection instead of parsed and planned on every use (saving PostgreSQL CPU on every sign-in;
+    /// see bench/README.md). No pool reset: DISCARD ALL would drop the prepared statements. Safe because no service leaves
     /// session state on a pooled connection (SET, LISTEN, temporary tables, session-level advisory locks): the
     /// only SET is audit-service's SET ROLE, which is meant to stay for the connection's life.
     /// </summary>

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.Json;
 using MassTransit;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SecurePlatform.Contracts;
@@ -39,18 +39,6 @@ public sealed class IntegrationEventBatchConsumer(IntegrationEventSubscription s
         }
         return IntegrationEventDelivery.DeliverAsync(sink, events, failures, logger, context.CancellationToken);
     }
-}
-
-/// <summary>
-/// Takes a single event message (as producers published before batches) to the same sink, so a queue that
-/// still holds such messages, or a producer not yet upgraded, loses nothing.
-/// </summary>
-public sealed class SingleIntegrationEventConsumer<TEvent>(IIntegrationEventSink sink, ILogger<IntegrationEventBatchConsumer> logger) : IConsumer<TEvent>
-    where TEvent : IntegrationEvent
-{
-    public Task Consume(ConsumeContext<TEvent> context) =>
-        // MassTransit continues the producer's trace through the broker, so the current span is in it.
-        IntegrationEventDelivery.DeliverAsync(sink, [new IncomingIntegrationEvent(context.Message, Activity.Current?.Id)], [], logger, context.CancellationToken);
 }
 
 public static class IntegrationEventEnvelopes
@@ -126,7 +114,7 @@ public class IntegrationEventsFailedException(IReadOnlyList<IntegrationEventFail
 /// <summary>Every failure of the message is permanent: it goes to the error queue without retries.</summary>
 public sealed class UnprocessableIntegrationEventsException(IReadOnlyList<IntegrationEventFailure> failures) : IntegrationEventsFailedException(failures);
 
-/// <summary>The queue a service's integration events arrive on (batches and single events share it); section <c>Messaging:Events</c>.</summary>
+/// <summary>The queue a service's integration event batches arrive on; section <c>Messaging:Events</c>.</summary>
 public sealed class IntegrationEventEndpointOptions
 {
     /// <summary>Default: <c>{service}-integration-event-batch</c>.</summary>
@@ -134,9 +122,13 @@ public sealed class IntegrationEventEndpointOptions
 
     /// <summary>Messages the broker hands out before acknowledgement, and handled concurrently. Default: MassTransit's.</summary>
     public int? PrefetchCount { get; set; }
+
+    public static IEnumerable<string> Validate(IntegrationEventEndpointOptions o) => OptionsRule.Failures(
+        OptionsRule.Required(o.QueueName, "Messaging:Events:QueueName"),
+        o.PrefetchCount is null or >= 1 ? null : "Messaging:Events:PrefetchCount must be at least 1.");
 }
 
-/// <summary>Puts the batch consumer and the single-event consumers of a service on one queue.</summary>
+/// <summary>Puts a service's batch consumer on its configured queue.</summary>
 public sealed class IntegrationEventEndpointDefinition<TConsumer> : ConsumerDefinition<TConsumer>
     where TConsumer : class, IConsumer
 {

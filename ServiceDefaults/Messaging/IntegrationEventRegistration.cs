@@ -8,7 +8,8 @@ namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// How a service subscribes to integration events: it names its consumers (one event at a time) or its own
-/// sink (a batch at a time); both are fed by one <see cref="IntegrationEventBatchConsumer"/> on one queue.
+/// sink (a batch at a time); both are fed by one <see cref="IntegrationEventBatchConsumer"/> on one queue, bound
+/// to the batch message type only (every producer publishes outbox batches).
 /// </summary>
 public static class IntegrationEventRegistration
 {
@@ -74,12 +75,7 @@ public static class IntegrationEventRegistration
             {
                 throw new InvalidOperationException($"{eventType.Name} is not a concrete integration event.");
             }
-            if (!subscription.Add(eventType))
-            {
-                continue; // a second consumer of the same type: its single-event consumer is there already
-            }
-            var single = typeof(SingleIntegrationEventConsumer<>).MakeGenericType(eventType);
-            bus.AddConsumer(single, typeof(IntegrationEventEndpointDefinition<>).MakeGenericType(single));
+            subscription.Add(eventType);
         }
     }
 }

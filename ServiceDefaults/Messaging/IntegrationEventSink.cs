@@ -3,7 +3,7 @@ using SecurePlatform.Contracts;
 
 namespace SecurePlatform.ServiceDefaults.Messaging;
 
-/// <summary>An event taken out of a batch (or a single message), with the trace of the request that caused it.</summary>
+/// <summary>An event taken out of a batch, with the trace of the request that caused it.</summary>
 public sealed record IncomingIntegrationEvent(IntegrationEvent Event, string? TraceParent)
 {
     /// <summary>The producing request's span, so work done for this event joins that request's trace.</summary>

@@ -26,7 +26,8 @@ public static class MessagingExtensions
         var endpointNames = new KebabCaseEndpointNameFormatter(endpointPrefix, includeNamespace: false);
         builder.Services.AddOptions<IntegrationEventEndpointOptions>()
             .BindConfiguration("Messaging:Events")
-            .PostConfigure(o => o.QueueName ??= endpointNames.Consumer<IntegrationEventBatchConsumer>());
+            .PostConfigure(o => o.QueueName ??= endpointNames.Consumer<IntegrationEventBatchConsumer>())
+            .ValidateRulesOnStart(IntegrationEventEndpointOptions.Validate);
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -70,7 +71,7 @@ public static class MessagingExtensions
     public static IHostApplicationBuilder AddOutboxDispatcher<TContext>(this IHostApplicationBuilder builder, Action<OutboxOptions>? configure = null)
         where TContext : DbContext
     {
-        var options = builder.Services.AddOptions<OutboxOptions>().BindConfiguration("Outbox");
+        var options = builder.Services.AddOptions<OutboxOptions>().BindConfiguration("Outbox").ValidateRulesOnStart(OutboxOptions.Validate);
         if (configure is not null)
         {
             options.Configure(configure);

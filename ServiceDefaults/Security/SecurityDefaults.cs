@@ -19,7 +19,7 @@ public static class SecurityDefaults
     public static TBuilder AddSecurityDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         var section = builder.Configuration.GetSection(SecurityOptions.SectionName);
-        builder.Services.Configure<SecurityOptions>(section);
+        builder.Services.AddOptions<SecurityOptions>().Bind(section).ValidateRulesOnStart(SecurityOptions.Validate);
         var options = section.Get<SecurityOptions>() ?? new SecurityOptions();
 
         builder.Services.Configure<KestrelServerOptions>(kestrel =>

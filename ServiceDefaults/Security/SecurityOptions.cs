@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Hosting;
+
 namespace SecurePlatform.ServiceDefaults.Security;
 
 /// <summary>Section <c>Security</c>. Defaults are the safe ones; configuration only loosens what it names.</summary>
@@ -18,6 +20,18 @@ public sealed class SecurityOptions
     public List<string> KnownNetworks { get; set; } = [];
 
     public CorsSettings Cors { get; set; } = new();
+
+    public static IEnumerable<string> Validate(SecurityOptions o) => OptionsRule.Failures(
+        [
+            OptionsRule.AtLeast(o.MaxRequestBodyBytes, 1, "Security:MaxRequestBodyBytes"),
+            .. o.KnownProxies.Select((p, i) => System.Net.IPAddress.TryParse(p, out _) ? null : $"Security:KnownProxies:{i} must be an IP address."),
+            .. o.KnownNetworks.Select((n, i) => System.Net.IPNetwork.TryParse(n, out _) ? null : $"Security:KnownNetworks:{i} must be a network in CIDR notation."),
+            .. o.Cors.AllowedOrigins.Select((origin, i) => IsOrigin(origin) ? null : $"Security:Cors:AllowedOrigins:{i} must be an origin (scheme://host[:port]), no wildcard."),
+        ]);
+
+    private static bool IsOrigin(string origin) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http" && uri.AbsolutePath == "/"
+        && !origin.Contains('*', StringComparison.Ordinal) && origin.TrimEnd('/') == uri.GetLeftPart(UriPartial.Authority);
 
     public sealed class CorsSettings
     {

@@ -131,102 +131,20 @@ namespace SecurePlatform.Bench
     /// <summary>CPU-seconds counted for a scenario: the total, and per process tree (key "pid/name") in tree mode.</summary>
     public sealed record CpuReading(double Total, IReadOnlyDictionary<string, double> ByRoot);
 
-    /// <summary>One line of <c>/proc/PID/stat</c>: parent, own CPU and the CPU of children it has reaped, in clock ticks.</summary>
-    public readonly record struct ProcStat(int Pid, string Name, int ParentPid, long OwnTicks, long ReapedChildTicks)
-    {
-        /// <summary>Parses <c>pid (comm) state ppid ...</c>; comm may hold spaces and parentheses, so fields count from the last ')'.</summary>
-        public static ProcStat Parse(string stat)
-        {
-            var open = stat.IndexOf('(');
-            var close = stat.LastIndexOf(')');
-            var fields = stat[(close + 2)..].Split(' ');
-            // fields[0] is field 3 (state): ppid = 4, utime = 14, stime = 15, cutime = 16, cstime = 17
-            return new ProcStat(
-                int.Parse(stat.AsSpan(0, open).Trim(), CultureInfo.InvariantCulture),
-                stat[(open + 1)..close],
-                int.Parse(fields[1], CultureInfo.InvariantCulture),
-                long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture),
-                long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture));
-        }
-    }
-
     /// <summary>CPU time (user + system) from <c>/proc</c>.</summary>
     public static class Cpu
     {
-        private const double TicksPerSecond = 100; // USER_HZ on Linux
-
         public static CpuReading Read(Options options)
         {
-            var all = Snapshot();
+            var all = ProcessCpu.Snapshot();
             if (options.CpuTrees.Length > 0)
             {
-                var byRoot = TreeTicks(all, options.CpuTrees).ToDictionary(r => r.Key, r => r.Value / TicksPerSecond);
+                var byRoot = ProcessCpu.TreeTicks(all, options.CpuTrees).ToDictionary(r => r.Key, r => r.Value / ProcessCpu.TicksPerSecond);
                 return new CpuReading(byRoot.Values.Sum(), byRoot);
             }
             var ids = new HashSet<int>(options.CpuPids);
             ids.UnionWith(all.Values.Where(p => options.CpuProcessNames.Contains(p.Name)).Select(p => p.Pid));
-            return new CpuReading(ids.Sum(id => all.TryGetValue(id, out var p) ? p.OwnTicks : 0) / TicksPerSecond, new Dictionary<string, double>());
-        }
-
-        /// <summary>
-        /// Ticks per root ("pid/name"): the root and every live descendant, each with the CPU of the children it
-        /// has already reaped (a backend that exits moves its CPU into its parent's cutime/cstime, still in the tree).
-        /// A root that is gone counts 0.
-        /// </summary>
-        public static Dictionary<string, long> TreeTicks(IReadOnlyDictionary<int, ProcStat> all, IEnumerable<int> roots)
-        {
-            var children = all.Values.ToLookup(p => p.ParentPid, p => p.Pid);
-            var result = new Dictionary<string, long>();
-            foreach (var root in roots.Distinct())
-            {
-                if (!all.TryGetValue(root, out var rootStat))
-                {
-                    result[$"{root}/gone"] = 0;
-                    continue;
-                }
-                long ticks = 0;
-                var pending = new Stack<int>([root]);
-                var seen = new HashSet<int>();
-                while (pending.TryPop(out var pid))
-                {
-                    if (!seen.Add(pid) || !all.TryGetValue(pid, out var p))
-                    {
-                        continue;
-                    }
-                    ticks += p.OwnTicks + p.ReapedChildTicks;
-                    foreach (var child in children[pid])
-                    {
-                        pending.Push(child);
-                    }
-                }
-                result[$"{root}/{rootStat.Name}"] = ticks;
-            }
-            return result;
-        }
-
-        private static Dictionary<int, ProcStat> Snapshot()
-        {
-            var all = new Dictionary<int, ProcStat>();
-            foreach (var dir in Directory.EnumerateDirectories("/proc"))
-            {
-                if (!int.TryParse(Path.GetFileName(dir), out _))
-                {
-                    continue;
-                }
-                try
-                {
-                    var stat = ProcStat.Parse(File.ReadAllText($"{dir}/stat"));
-                    all[stat.Pid] = stat;
-                }
-                catch (IOException)
-                {
-                    // the process ended while we looked
-                }
-                catch (UnauthorizedAccessException)
-                {
-                }
-            }
-            return all;
+            return new CpuReading(ids.Sum(id => all.TryGetValue(id, out var p) ? p.OwnTicks : 0) / ProcessCpu.TicksPerSecond, new Dictionary<string, double>());
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using SecurePlatform.Bench.AuditIngest;
+using SecurePlatform.Bench;
 using SecurePlatform.ServiceDefaults.Auth;
 using StackExchange.Redis;
 

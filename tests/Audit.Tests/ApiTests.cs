@@ -6,8 +6,9 @@ using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;
 
-/// <summary>One audit-service with a small known log, shared by the API tests (they only read). Its queue also gets
-/// the events other tests publish in this run's vhost, so assertions look at Alice's and Bob's rows.</summary>
+/// <summary>One audit-service with a small known log, published through the broker as a producer's outbox would, and
+/// shared by the API tests (they only read). Its queue also gets the events other tests publish in this run's vhost,
+/// so assertions look at Alice's, Bob's and Carol's rows.</summary>
 public sealed class ApiFixture : IAsyncLifetime
 {
     public AuditHost Host { get; } = new("api");
@@ -15,6 +16,15 @@ public sealed class ApiFixture : IAsyncLifetime
     public string Alice { get; } = "alice-" + Guid.NewGuid().ToString("N");
 
     public string Bob { get; } = "bob-" + Guid.NewGuid().ToString("N");
+
+    public string Carol { get; } = Guid.CreateVersion7().ToString();
+
+    /// <summary>An administrator's account id (account ids are UUIDs) and where the administrator works from.</summary>
+    public string Admin { get; } = Guid.CreateVersion7().ToString();
+
+    public const string AdminIp = "192.0.2.200";
+
+    public const string AdminUserAgent = "AdminConsole/9.9";
 
     public List<AuditEvent> Rows { get; } = [];
 
@@ -29,16 +39,22 @@ public sealed class ApiFixture : IAsyncLifetime
             new TokenRefreshed { Subject = Alice, Actor = Alice, SourceService = "token-service", SessionId = "a1", OccurredAt = t0.AddMinutes(2) },
             new PasswordChanged { Subject = Alice, Actor = Alice, SourceService = "auth-service", IpAddress = "203.0.113.10", OccurredAt = t0.AddMinutes(3) },
             new MfaEnabled { Subject = Alice, Actor = Alice, SourceService = "auth-service", OccurredAt = t0.AddMinutes(4) },
-            new RoleGranted { Subject = Alice, Actor = "admin-1", SourceService = "auth-service", Role = "admin", OccurredAt = t0.AddMinutes(5) },
+            new RoleGranted { Subject = Alice, Actor = Admin, SourceService = "auth-service", Role = "admin", OccurredAt = t0.AddMinutes(5) },
             new SessionRevoked { Subject = Alice, Actor = Alice, SourceService = "token-service", SessionId = "a0", Reason = RevocationReasons.UserRequest, OccurredAt = t0.AddMinutes(6) },
             new LoginSucceeded { Subject = Bob, Actor = Bob, SourceService = "auth-service", IpAddress = "192.0.2.1", SessionId = "b1", OccurredAt = t0.AddMinutes(7) },
             new ProfileUpdated { Subject = Bob, Actor = Bob, SourceService = "profile-service", Fields = ["displayName"], OccurredAt = t0.AddMinutes(8) },
+            // Carol signs in, someone fails to sign in as her, her app's old refresh token is replayed, then an
+            // administrator revokes all her sessions (token-service stamps the admin's request).
+            new SessionCreated { Subject = Carol, Actor = Carol, SourceService = "token-service", IpAddress = "203.0.113.30", UserAgent = "Safari", SessionId = "c1", ClientId = "platform-app", OccurredAt = t0.AddMinutes(9) },
+            new LoginFailed { Subject = Carol, SourceService = "auth-service", IpAddress = "198.51.100.66", UserAgent = "curl", Reason = LoginFailureReasons.InvalidCredentials, OccurredAt = t0.AddMinutes(10) },
+            new RefreshTokenReuseDetected { Subject = Carol, Actor = "platform-app", SourceService = "token-service", IpAddress = "198.51.100.77", UserAgent = "python", SessionId = "c1", ClientId = "platform-app", OccurredAt = t0.AddMinutes(11) },
+            new AllSessionsRevoked { Subject = Carol, Actor = Admin, SourceService = "token-service", IpAddress = AdminIp, UserAgent = AdminUserAgent, Count = 2, Reason = RevocationReasons.Admin, OccurredAt = t0.AddMinutes(12) },
         ];
-        foreach (var evt in events)
+        Rows.AddRange(events.Select(e => AuditEntryFactory.Create(e)));
+        await Host.Bus.Publish(BatchIngestionTests.Batch(events));
+        foreach (var subject in new[] { Alice, Bob, Carol })
         {
-            var row = AuditEntryFactory.Create(evt);
-            await Host.Writer.AppendAsync(row, CancellationToken.None);
-            Rows.Add(row);
+            await Host.WaitForCountAsync(subject, Rows.Count(r => r.Subject == subject));
         }
     }
 
@@ -130,7 +146,7 @@ public class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         var row = fixture.Rows[5];
         var body = await HttpAssert.OkJsonAsync<JsonElement>(await client.GetAsync($"/audit/events/{row.EventId}"));
         Assert.Equal("RoleGranted", body.GetProperty("type").GetString());
-        Assert.Equal("admin-1", body.GetProperty("actor").GetString());
+        Assert.Equal(fixture.Admin, body.GetProperty("actor").GetString());
         Assert.Equal(fixture.Alice, body.GetProperty("subject").GetString());
         Assert.Equal("admin", body.GetProperty("payload").GetProperty("role").GetString());
         Assert.Equal(64, body.GetProperty("hash").GetString()!.Length);
@@ -195,6 +211,32 @@ public class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         using var bob = _host.ClientWithToken(TestTokens.Issue(fixture.Bob));
         var bobs = Items(await HttpAssert.OkJsonAsync<JsonElement>(await bob.GetAsync("/audit/me")));
         Assert.Equal(["LoginSucceeded"], bobs.Select(e => e.GetProperty("type").GetString()));
+    }
+
+    [Fact]
+    public async Task Me_names_who_acted_by_role_and_shows_network_data_only_of_the_users_own_actions()
+    {
+        using var client = _host.ClientWithToken(TestTokens.Issue(fixture.Carol));
+        var response = await client.GetAsync("/audit/me");
+        var body = await response.Content.ReadAsStringAsync();
+        var items = Items(await HttpAssert.OkJsonAsync<JsonElement>(response)).ToDictionary(e => e.GetProperty("type").GetString()!);
+
+        Assert.Equal(["AllSessionsRevoked", "LoginFailed", "RefreshTokenReuseDetected", "SessionCreated"], items.Keys.Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(ApiFixture.AdminIp, body, StringComparison.Ordinal);
+        Assert.DoesNotContain(ApiFixture.AdminUserAgent, body, StringComparison.Ordinal);
+        Assert.DoesNotContain(fixture.Admin, body, StringComparison.Ordinal);
+        (string Role, bool ByYou, string? Ip, string? UserAgent) Seen(string type) => (
+            items[type].GetProperty("actorRole").GetString()!, items[type].GetProperty("byYou").GetBoolean(),
+            items[type].GetProperty("ipAddress").GetString(), items[type].GetProperty("userAgent").GetString());
+
+        Assert.Equal(("you", true, "203.0.113.30", "Safari"), Seen("SessionCreated"));
+        Assert.Equal(("an administrator", false, null, null), Seen("AllSessionsRevoked"));
+        Assert.Equal(("the system", false, null, null), Seen("RefreshTokenReuseDetected"));
+        Assert.Equal(("someone", false, null, null), Seen("LoginFailed"));
+
+        // The administrator's view keeps the whole envelope.
+        var admin = Items(await HttpAssert.OkJsonAsync<JsonElement>(await _host.AdminClient().GetAsync($"/audit/events?userId={fixture.Carol}&type=AllSessionsRevoked")));
+        Assert.Equal(ApiFixture.AdminIp, Assert.Single(admin).GetProperty("ipAddress").GetString());
     }
 
     [Fact]

@@ -290,4 +290,21 @@ public class AuditRulesTests
     [Fact]
     public void An_event_without_an_id_is_refused_as_poison() =>
         Assert.Throws<InvalidAuditEventException>(() => AuditEntryFactory.Create(new LoggedOut { EventId = Guid.Empty }));
+
+    [Theory]
+    [InlineData("user-1", "you")]
+    [InlineData("0197a8e2-5b1c-7d3e-8f00-123456789abc", "an administrator")]
+    [InlineData("platform-app", "the system")]
+    [InlineData("auth-service", "the system")]
+    [InlineData(null, "someone")]
+    public void A_users_own_view_names_the_actor_by_role_and_shows_network_data_only_when_the_user_acted(string? actor, string role)
+    {
+        var row = Row();
+        row.Actor = actor;
+        var view = OwnActivity.Of(row, "user-1");
+        Assert.Equal(role, view.ActorRole);
+        Assert.Equal(role == "you", view.ByYou);
+        Assert.Equal(role == "you" ? "203.0.113.7" : null, view.IpAddress);
+        Assert.Equal(role == "you" ? row.UserAgent : null, view.UserAgent);
+    }
 }

@@ -1,10 +1,18 @@
 using System.Text.Json;
+using MassTransit;
 using Npgsql;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Messaging;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;
+
+/// <summary>How the tests publish: as producers do, an outbox batch per message (a batch of one for a single event).</summary>
+internal static class EventPublishing
+{
+    public static Task PublishEventsAsync(this IPublishEndpoint bus, params IEnumerable<IntegrationEvent> events) =>
+        bus.Publish(BatchIngestionTests.Batch(events));
+}
 
 /// <summary>Batches as producers' outboxes publish them, through the real RabbitMQ into the real PostgreSQL.</summary>
 public class BatchIngestionTests

@@ -26,12 +26,12 @@ public class FaultTests
         {
             foreach (var evt in events)
             {
-                await publisher.Publish(evt, evt.GetType());
+                await publisher.PublishEventsAsync(evt);
             }
             // At-least-once producers redeliver: a few of them again.
             foreach (var evt in events.Take(10))
             {
-                await publisher.Publish(evt, evt.GetType());
+                await publisher.PublishEventsAsync(evt);
             }
         }
         finally

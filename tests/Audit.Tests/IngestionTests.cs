@@ -26,7 +26,7 @@ public class IngestionTests
         var events = OneOfEach(subject);
         foreach (var evt in events.Concat(OneOfEach(subject)))
         {
-            await host.Bus.Publish(evt, evt.GetType());
+            await host.Bus.PublishEventsAsync(evt);
         }
         await host.WaitForCountAsync(subject, events.Count * 2);
 
@@ -75,10 +75,10 @@ public class IngestionTests
         var evt = new LoginSucceeded { Subject = subject, SourceService = "test", SessionId = "s1" };
         var marker = new LoggedOut { Subject = subject, SourceService = "test", SessionId = "s1" };
 
-        await host.Bus.Publish(evt);
-        await host.Bus.Publish(evt);
-        await host.Bus.Publish(evt with { Actor = "replayed-with-other-content" });
-        await host.Bus.Publish(marker);
+        await host.Bus.PublishEventsAsync(evt);
+        await host.Bus.PublishEventsAsync(evt);
+        await host.Bus.PublishEventsAsync(evt with { Actor = "replayed-with-other-content" });
+        await host.Bus.PublishEventsAsync(marker);
 
         await host.WaitForCountAsync(subject, 2);
         await Task.Delay(1000); // a second copy, were it to be stored, would have landed by now
@@ -105,12 +105,12 @@ public class IngestionTests
             var bus = i % 2 == 0 ? first.Bus : second.Bus;
             foreach (var evt in chunk)
             {
-                await bus.Publish(evt);
+                await bus.PublishEventsAsync(evt);
             }
         }));
-        // Also straight into both writers at once, racing for the chain head.
-        var direct = Enumerable.Range(0, 200).Select(i => AuditEntryFactory.Create(new TokenRefreshed { Subject = subject, SourceService = "test", SessionId = $"d{i}" })).ToList();
-        await Task.WhenAll(direct.Select((row, i) => (i % 2 == 0 ? first.Writer : second.Writer).AppendAsync(row, CancellationToken.None)));
+        // Also batches to both replicas at once, racing for the chain head.
+        var batched = Enumerable.Range(0, 200).Select(i => new TokenRefreshed { Subject = subject, SourceService = "test", SessionId = $"d{i}" }).ToList();
+        await Task.WhenAll(batched.Chunk(20).Select((chunk, i) => (i % 2 == 0 ? first.Bus : second.Bus).PublishEventsAsync(chunk)));
 
         await first.WaitForCountAsync(subject, count + 200);
         Assert.Equal(count + 200, await first.CountAsync(subject));
@@ -127,11 +127,11 @@ public class IngestionTests
         var subject = "u-" + Guid.NewGuid().ToString("N");
         var poison = new LoginFailed { EventId = Guid.Empty, Subject = subject, SourceService = "test", Reason = "invalid_credentials" };
 
-        await host.Bus.Publish(poison);
+        await host.Bus.PublishEventsAsync(poison);
         var good = Enumerable.Range(0, 20).Select(_ => new LoginFailed { Subject = subject, SourceService = "test", Reason = "invalid_credentials" }).ToList();
         foreach (var evt in good)
         {
-            await host.Bus.Publish(evt);
+            await host.Bus.PublishEventsAsync(evt);
         }
 
         // The good ones land while the poison one is still being retried.

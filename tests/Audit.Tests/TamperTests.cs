@@ -14,14 +14,12 @@ public class TamperTests
 {
     private static async Task<List<AuditEvent>> SeedAsync(AuditHost host, string subject, int count)
     {
-        var rows = Enumerable.Range(0, count)
-            .Select(i => AuditEntryFactory.Create(new LoginSucceeded { Subject = subject, Actor = subject, SourceService = "test", SessionId = $"s{i}", IpAddress = "203.0.113.1" }))
+        var events = Enumerable.Range(0, count)
+            .Select(i => new LoginSucceeded { Subject = subject, Actor = subject, SourceService = "test", SessionId = $"s{i}", IpAddress = "203.0.113.1" })
             .ToList();
-        foreach (var row in rows)
-        {
-            await host.Writer.AppendAsync(row, CancellationToken.None);
-        }
-        return rows;
+        await host.Bus.PublishEventsAsync(events);
+        await host.WaitForCountAsync(subject, count);
+        return events.Select(e => AuditEntryFactory.Create(e)).ToList();
     }
 
     [Fact]

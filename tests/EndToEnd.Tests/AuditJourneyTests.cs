@@ -56,4 +56,33 @@ public class AuditJourneyTests(PlatformFixture fixture)
         var mine = await HttpAssert.OkJsonAsync<JsonElement>(await User.Http(P.Audit, (await user.LoginAsync()).Access).GetAsync("/audit/me"));
         Assert.Contains(mine.GetProperty("items").EnumerateArray(), e => e.Type() == "LoginSucceeded" && e.GetProperty("ipAddress").GetString() == "127.0.0.1");
     }
+
+    [Fact]
+    public async Task A_users_own_activity_shows_their_sign_in_as_theirs_and_an_admins_revocation_without_the_admins_network_data()
+    {
+        var user = User.New(P);
+        await user.RegisterAsync();
+        var tokens = await user.LoginAsync("own-activity/1.0");
+        var admin = await AuditTrail.AdminTokenAsync(P);
+        using var adminHttp = User.Http(P.Token, admin);
+        adminHttp.DefaultRequestHeaders.UserAgent.ParseAdd("admin-console/1.0");
+        Assert.Equal(HttpStatusCode.OK, (await adminHttp.DeleteAsync($"/admin/users/{tokens.Sub}/sessions")).StatusCode);
+        var revokedByAdmin = Assert.Single(await AuditTrail.WaitForAsync(P, admin, tokens.Sub, 1, "AllSessionsRevoked"));
+        Assert.Equal("admin-console/1.0", revokedByAdmin.GetProperty("userAgent").GetString()); // the admin's view keeps it
+
+        var again = await user.LoginAsync("own-activity/1.0");
+        var response = await User.Http(P.Audit, again.Access).GetAsync("/audit/me");
+        var body = await response.Content.ReadAsStringAsync();
+        var mine = (await HttpAssert.OkJsonAsync<JsonElement>(response)).GetProperty("items").EnumerateArray().ToList();
+
+        var signIn = mine.First(e => e.Type() == "SessionCreated");
+        Assert.True(signIn.GetProperty("byYou").GetBoolean(), signIn.ToString());
+        Assert.Equal("you", signIn.GetProperty("actorRole").GetString());
+        Assert.Equal("own-activity/1.0", signIn.GetProperty("userAgent").GetString());
+        var revoked = mine.Single(e => e.Type() == "AllSessionsRevoked");
+        Assert.Equal("an administrator", revoked.GetProperty("actorRole").GetString());
+        Assert.False(revoked.GetProperty("byYou").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, revoked.GetProperty("ipAddress").ValueKind);
+        Assert.DoesNotContain("admin-console", body, StringComparison.Ordinal);
+    }
 }

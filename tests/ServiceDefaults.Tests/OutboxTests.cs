@@ -78,9 +78,10 @@ public class OutboxTests
         var evt = new WidgetCreated { Name = "twice", SourceService = "test" };
         var marker = new WidgetCreated { Name = "marker", SourceService = "test" };
 
-        await bus.Publish(evt);
-        await bus.Publish(evt);
-        await bus.Publish(marker);
+        // As the outbox publishes: a batch per message (here a batch of one).
+        await bus.Publish(OutboxBatch.ToMessage([OutboxMessage.From(evt)]));
+        await bus.Publish(OutboxBatch.ToMessage([OutboxMessage.From(evt)]));
+        await bus.Publish(OutboxBatch.ToMessage([OutboxMessage.From(marker)]));
 
         await Eventually.HoldsAsync(() => host.WithDbAsync(db => db.Received.AnyAsync(r => r.EventId == marker.EventId)), TimeSpan.FromSeconds(30), "marker consumed");
         await Task.Delay(500); // a second copy, if it were to be stored, would have landed by now

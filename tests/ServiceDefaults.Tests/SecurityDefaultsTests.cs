@@ -131,6 +131,19 @@ public class SecurityDefaultsTests
         Assert.Equal("False", body["https"].ToString());
     }
 
+    [Theory]
+    [InlineData("Security:KnownProxies:0", "proxy.example")]
+    [InlineData("Security:KnownNetworks:0", "10.0.0.0/33")]
+    [InlineData("Security:Cors:AllowedOrigins:0", "https://*.example")]
+    [InlineData("Security:MaxRequestBodyBytes", "0")]
+    public async Task A_bad_security_setting_refuses_to_start_naming_the_setting(string setting, string value)
+    {
+        var error = await Record.ExceptionAsync(async () => await (await StartAsync("Production", new() { [setting] = value })).App.DisposeAsync());
+
+        var validation = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
+        Assert.Contains(validation.Failures, f => f.StartsWith(setting + " ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Behind_a_configured_proxy_https_requests_get_a_one_year_hsts_header()
     {

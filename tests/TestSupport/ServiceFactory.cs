@@ -92,9 +92,10 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
                 await scope.ServiceProvider.GetRequiredService<TDbContext>().Database.EnsureDeletedAsync();
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or Npgsql.NpgsqlException)
+        catch (Exception ex) when (ex is InvalidOperationException or Npgsql.NpgsqlException or Microsoft.Extensions.Options.OptionsValidationException)
         {
-            // never started, or its server is down (a fault test): the run's clean-up drops the database
+            // never started, refused to (a start-up validation test), or its server is down (a fault test):
+            // the run's clean-up drops the database
         }
         await base.DisposeAsync();
         GC.SuppressFinalize(this);

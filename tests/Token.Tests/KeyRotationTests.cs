@@ -42,6 +42,48 @@ public class KeyRotationTests
     }
 
     [Fact]
+    public async Task A_bad_signing_algorithm_on_an_existing_database_refuses_to_start_naming_the_setting()
+    {
+        await using var first = new TokenServiceFactory("badalg", []);
+        first.EnsureStarted(); // the database now has its keys: no key is created at the next start
+        var database = first.Setting("ConnectionStrings:tokendb")!;
+        await using var second = new TokenServiceFactory("badalg2", new() { ["ConnectionStrings:tokendb"] = database, ["Token:SigningAlgorithm"] = "HS256" });
+
+        var error = Record.Exception(second.EnsureStarted);
+
+        Assert.NotNull(error);
+        var validation = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
+        Assert.Contains(validation.Failures, f => f.Contains("Token:SigningAlgorithm", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_key_ring_that_cannot_refresh_shows_degraded_on_health_until_it_can_again()
+    {
+        await using var token = new TokenServiceFactory("keyfail", new() { ["Token:KeyRefreshInterval"] = "00:00:00.500" });
+        async Task<(System.Net.HttpStatusCode Status, string? SigningKeys)> HealthAsync()
+        {
+            var response = await token.Http.GetAsync("/health");
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            var check = body.GetProperty("checks").EnumerateArray().FirstOrDefault(c => c.GetProperty("name").GetString() == "signing-keys");
+            return (response.StatusCode, check.ValueKind == JsonValueKind.Object ? check.GetProperty("status").GetString() : null);
+        }
+        await Eventually.HoldsAsync(async () => (await HealthAsync()).SigningKeys == "Healthy", TimeSpan.FromSeconds(30), "signing-keys Healthy");
+
+        // The key table is gone from under the refresh loop: every tick fails.
+        token.WithDb(db => db.Database.ExecuteSqlRaw("ALTER TABLE signing_keys RENAME TO signing_keys_away"));
+        try
+        {
+            await Eventually.HoldsAsync(async () => await HealthAsync() == (System.Net.HttpStatusCode.ServiceUnavailable, "Degraded"),
+                TimeSpan.FromSeconds(30), "signing-keys Degraded, /health 503");
+        }
+        finally
+        {
+            token.WithDb(db => db.Database.ExecuteSqlRaw("ALTER TABLE signing_keys_away RENAME TO signing_keys"));
+        }
+        await Eventually.HoldsAsync(async () => (await HealthAsync()).SigningKeys == "Healthy", TimeSpan.FromSeconds(30), "signing-keys Healthy again");
+    }
+
+    [Fact]
     public async Task Two_replicas_on_one_database_publish_the_same_keys_and_sign_with_the_same_one()
     {
         await using var first = new TokenServiceFactory("replicas", []);

@@ -128,6 +128,22 @@ public class TokenFlowTests(TokenServiceFactory token) : IClassFixture<TokenServ
     }
 
     [Fact]
+    public async Task The_signed_in_user_is_the_actor_of_their_SessionCreated_with_their_own_address()
+    {
+        var sub = NewUser();
+        var issued = await token.SignInAsync(sub);
+
+        var created = token.WithDb(db => db.Set<OutboxMessage>().AsEnumerable()
+            .Single(m => m.Type.EndsWith(".SessionCreated", StringComparison.Ordinal) && m.Payload.Contains(issued.Sid, StringComparison.Ordinal)));
+        using var payload = JsonDocument.Parse(created.Payload);
+        // audit-service's "by you" compares the actor with the user; auth-service only relayed the sign-in.
+        Assert.Equal(sub, payload.RootElement.GetProperty("actor").GetString());
+        Assert.Equal(sub, payload.RootElement.GetProperty("subject").GetString());
+        Assert.Equal("198.51.100.7", payload.RootElement.GetProperty("ipAddress").GetString());
+        Assert.Equal("TokenTests/1.0", payload.RootElement.GetProperty("userAgent").GetString());
+    }
+
+    [Fact]
     public async Task A_refresh_token_works_only_for_the_app_it_was_issued_to()
     {
         var issued = await token.SignInAsync(NewUser());

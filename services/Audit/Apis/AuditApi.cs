@@ -30,8 +30,11 @@ public static class AuditApi
 
     public sealed record AuditPageResponse(IReadOnlyList<AuditEventResponse> Items, string? NextCursor);
 
-    /// <summary>One entry of a user's own activity: what, when, from where; no internal identifiers.</summary>
-    public sealed record ActivityResponse(Guid EventId, string Type, DateTimeOffset OccurredAt, string? IpAddress, string? UserAgent, bool ByYou, JsonElement Details);
+    /// <summary>
+    /// One entry of a user's own activity: what, when, who acted (as a role, see <see cref="OwnActivity"/>) and, when
+    /// the user acted, from where; no internal identifiers and no one else's network data.
+    /// </summary>
+    public sealed record ActivityResponse(Guid EventId, string Type, DateTimeOffset OccurredAt, string ActorRole, bool ByYou, string? IpAddress, string? UserAgent, JsonElement Details);
 
     public sealed record ActivityPageResponse(IReadOnlyList<ActivityResponse> Items, string? NextCursor);
 
@@ -106,7 +109,8 @@ public static class AuditApi
         }
         var page = await store.QueryAsync(query with { UserId = sub, Types = AuditEventTypes.OwnSecurityActivity }, cancellationToken);
         var items = page.Items
-            .Select(e => new ActivityResponse(e.EventId, e.Type, e.OccurredAt, e.Ip, e.UserAgent, e.Actor == sub, ParsePayload(e.Payload)))
+            .Select(e => (Row: e, View: OwnActivity.Of(e, sub)))
+            .Select(e => new ActivityResponse(e.Row.EventId, e.Row.Type, e.Row.OccurredAt, e.View.ActorRole, e.View.ByYou, e.View.IpAddress, e.View.UserAgent, ParsePayload(e.Row.Payload)))
             .ToList();
         return TypedResults.Ok(new ActivityPageResponse(items, page.NextCursor));
     }

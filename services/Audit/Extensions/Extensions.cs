@@ -32,7 +32,7 @@ public static class Extensions
         builder.AddRedis();
         builder.AddDefaultAuthentication();
 
-        builder.Services.AddOptions<AuditIngestOptions>().BindConfiguration(AuditIngestOptions.SectionName);
+        builder.Services.AddOptions<AuditIngestOptions>().BindConfiguration(AuditIngestOptions.SectionName).ValidateRulesOnStart(AuditIngestOptions.Validate);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<AuditWriter>();
         // Registered before the bus, so it stops after the consumers that wait on it.

@@ -2,6 +2,8 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Polly;
+using SecurePlatform.ServiceDefaults.Resilience;
 using SecurePlatform.Audit.Model;
 
 namespace SecurePlatform.Audit.Infrastructure;
@@ -10,7 +12,7 @@ public sealed class AuditIngestOptions
 {
     public const string SectionName = "Audit:Ingest";
 
-    /// <summary>The queue audit-service consumes (bound to the batch exchange and, for single events, every event type's).</summary>
+    /// <summary>The queue audit-service consumes (bound to the batch message's exchange).</summary>
     public string QueueName { get; set; } = "audit-events";
 
     /// <summary>Rows appended per transaction: once reached, no further message joins the transaction.</summary>
@@ -23,6 +25,12 @@ public sealed class AuditIngestOptions
     public int PrefetchCount { get; set; } = 100;
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    public static IEnumerable<string> Validate(AuditIngestOptions o) => OptionsRule.Failures(
+        OptionsRule.Required(o.QueueName, "Audit:Ingest:QueueName"),
+        OptionsRule.AtLeast(o.MaxBatchSize, 1, "Audit:Ingest:MaxBatchSize"),
+        OptionsRule.AtLeast(o.PrefetchCount, 1, "Audit:Ingest:PrefetchCount"),
+        OptionsRule.Positive(o.MaxRetryDelay, "Audit:Ingest:MaxRetryDelay"));
 }
 
 /// <summary>
@@ -41,18 +49,12 @@ public sealed partial class AuditWriter(
     ILogger<AuditWriter> logger) : BackgroundService
 {
     private readonly AuditIngestOptions _options = options.Value;
+    private ResiliencePipeline? _outageRetry;
     private readonly Channel<Pending> _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(options.Value.PrefetchCount * 2, 16))
     {
         SingleReader = true,
         FullMode = BoundedChannelFullMode.Wait,
     });
-
-    /// <summary>Completes once <paramref name="row"/> is committed (or was already stored). Returns whether it was new.</summary>
-    public async Task<bool> AppendAsync(AuditEvent row, CancellationToken cancellationToken)
-    {
-        var result = await AppendAsync([row], cancellationToken);
-        return result.Failed.Count > 0 ? throw result.Failed[0].Error : result.Inserted.Contains(row.EventId);
-    }
 
     /// <summary>
     /// Completes once every row of <paramref name="rows"/> is committed (or was already stored), or could not be
@@ -107,29 +109,24 @@ public sealed partial class AuditWriter(
 
     private async Task WriteWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken)
     {
-        for (var attempt = 1; ; attempt++)
+        var rows = batch.SelectMany(p => p.Rows).ToList();
+        // An outage is waited out here (nothing is acknowledged meanwhile); any other failure is not retried as a batch.
+        _outageRetry ??= BackoffRetry.Create(TimeSpan.FromMilliseconds(100), _options.MaxRetryDelay, IsTransient,
+            (ex, attempt, delay) => LogTransientFailure(ex.GetType().Name, attempt, delay.TotalMilliseconds));
+        HashSet<Guid> inserted;
+        try
         {
-            try
-            {
-                var inserted = await AppendBatchAsync(batch.SelectMany(p => p.Rows).ToList(), stoppingToken);
-                foreach (var item in batch)
-                {
-                    item.Completion.TrySetResult(new AppendResult(inserted, []));
-                }
-                return;
-            }
-            catch (Exception ex) when (IsTransient(ex) && !stoppingToken.IsCancellationRequested)
-            {
-                var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxRetryDelay.TotalMilliseconds, 100 * Math.Pow(2, Math.Min(attempt, 10))));
-                LogTransientFailure(ex.GetType().Name, batch.Sum(p => p.Rows.Count), attempt, delay.TotalMilliseconds);
-                await Task.Delay(delay, stoppingToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogBatchFailed(ex.GetType().Name, batch.Sum(p => p.Rows.Count));
-                await WriteOneByOneAsync(batch, stoppingToken);
-                return;
-            }
+            inserted = await _outageRetry.ExecuteAsync(async ct => await AppendBatchAsync(rows, ct), stoppingToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogBatchFailed(ex.GetType().Name, rows.Count);
+            await WriteOneByOneAsync(batch, stoppingToken);
+            return;
+        }
+        foreach (var item in batch)
+        {
+            item.Completion.TrySetResult(new AppendResult(inserted, []));
         }
     }
 
@@ -267,8 +264,8 @@ public sealed partial class AuditWriter(
         _ => false,
     };
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit append failed ({ErrorType}) for {Count} rows, attempt {Attempt}; retrying in {DelayMs} ms")]
-    private partial void LogTransientFailure(string errorType, int count, int attempt, double delayMs);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit append failed ({ErrorType}), attempt {Attempt}; retrying in {DelayMs} ms")]
+    private partial void LogTransientFailure(string errorType, int attempt, double delayMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Audit batch of {Count} rows failed ({ErrorType}); appending row by row")]
     private partial void LogBatchFailed(string errorType, int count);

@@ -51,7 +51,9 @@ public static class Extensions
         builder.Services.AddScoped<IPasswordValidator<User>, PolicyPasswordValidator>();
         builder.Services.AddSingleton(_ => new PasswordPolicy(CommonPasswords.Shipped));
         builder.Services.AddSingleton<DummyPasswordHash>();
-        builder.Services.AddOptions<LoginOptions>().BindConfiguration(LoginOptions.SectionName);
+        builder.Services.AddOptions<LoginOptions>().BindConfiguration(LoginOptions.SectionName).ValidateRulesOnStart(LoginOptions.Validate);
+        // Bootstrap and TokenService need no rules here: a missing administrator is a supported state (logged by
+        // AdminBootstrapper), and TokenService:ClientSecret is a required secret (AddRequiredSecret).
         builder.Services.AddOptions<BootstrapOptions>().BindConfiguration(BootstrapOptions.SectionName);
         return builder;
     }

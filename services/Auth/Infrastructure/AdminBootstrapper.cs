@@ -5,6 +5,7 @@ using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.ServiceDefaults.Resilience;
 
 namespace SecurePlatform.Auth.Infrastructure;
 
@@ -39,29 +40,18 @@ public sealed partial class AdminBootstrapper(
     {
         await Task.Yield();
         dummyHash.Warm();
-        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        var retry = BackoffRetry.Create(TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1), retryOn: _ => true,
+            onRetry: (ex, attempt, _) => LogAttemptFailed(attempt, MaxAttempts, ex.GetType().Name), maxRetries: MaxAttempts - 1);
+        try
         {
-            try
-            {
-                await EnsureAdministratorAsync(stoppingToken);
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogAttemptFailed(attempt, MaxAttempts, ex.GetType().Name);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt)), stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await retry.ExecuteAsync(async ct => await EnsureAdministratorAsync(ct), stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogAttemptFailed(MaxAttempts, MaxAttempts, ex.GetType().Name);
         }
     }
 

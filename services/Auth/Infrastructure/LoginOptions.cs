@@ -1,4 +1,5 @@
 using SecurePlatform.Contracts;
+using Microsoft.Extensions.Hosting;
 
 namespace SecurePlatform.Auth.Infrastructure;
 
@@ -9,4 +10,7 @@ public sealed class LoginOptions
 
     /// <summary>The registered public first-party client the tokens belong to when a login names none.</summary>
     public string DefaultClientId { get; set; } = Protocol.Clients.PlatformApp;
+
+    public static IEnumerable<string> Validate(LoginOptions o) => OptionsRule.Failures(
+        OptionsRule.Required(o.DefaultClientId, "Login:DefaultClientId"));
 }

@@ -74,9 +74,10 @@ public static class TokenApi
             return Error(Errors.InvalidRequest, "The amr parameter is missing.");
         }
         var roles = Words((string?)request[Protocol.SignInGrant.Roles]);
+        // The user who proved who they are opened this session; auth-service only relays it (like its LoginSucceeded).
         var session = await sessions.OpenAsync(
             subject, targetClient, amr, roles, (string?)request[Protocol.SignInGrant.ClientIp], (string?)request[Protocol.SignInGrant.UserAgent],
-            http, Protocol.Clients.AuthService, cancellationToken);
+            http, actor: subject, cancellationToken);
         if ((string?)request[Protocol.SignInGrant.RefreshTokenDelivery] == Protocol.SignInGrant.CookieDelivery)
         {
             OpenIddictHandlers.DeliverRefreshTokenInCookie(http);

@@ -6,7 +6,9 @@ using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using SecurePlatform.Contracts;
+using OpenTelemetry.Metrics;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Health;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.Token.Infrastructure;
 using SecurePlatform.Token.IntegrationEvents;
@@ -23,9 +25,7 @@ public static class Extensions
     {
         var section = builder.Configuration.GetSection(TokenOptions.SectionName);
         var options = section.Get<TokenOptions>() ?? new TokenOptions();
-        builder.Services.AddOptions<TokenOptions>().Bind(section)
-            .Validate(o => o.ClientCacheDuration > TimeSpan.Zero, "Token:ClientCacheDuration must be positive.")
-            .ValidateOnStart();
+        builder.Services.AddOptions<TokenOptions>().Bind(section).ValidateRulesOnStart(TokenOptions.Validate);
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.AddNpgsqlDbContext<TokenDbContext>("tokendb");
@@ -65,6 +65,8 @@ public static class Extensions
 
         builder.Services.AddSingleton<KeyRing>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyRing>());
+        builder.Services.AddHealthChecks().AddCheck<KeyRingHealthCheck>("signing-keys", tags: [HealthTags.Ready]);
+        builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddMeter(KeyRing.MeterName));
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>>(sp => sp.GetRequiredService<KeyRing>());
         builder.Services.AddSingleton<IOptionsChangeTokenSource<OpenIddictServerOptions>>(sp => sp.GetRequiredService<KeyRing>());
         builder.Services.AddHostedService<ClientRegistrations>();

@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.IdentityModel.Tokens;
@@ -24,9 +26,12 @@ public sealed partial class KeyRing(
     IDataProtectionProvider dataProtection,
     IOptions<TokenOptions> options,
     TimeProvider clock,
+    IMeterFactory meters,
     ILogger<KeyRing> logger)
     : BackgroundService, IConfigureOptions<OpenIddictServerOptions>, IOptionsChangeTokenSource<OpenIddictServerOptions>
 {
+    public const string MeterName = "SecurePlatform.Token.KeyRing";
+
     private const string SigningUse = "signing";
     private const string EncryptionUse = "encryption";
     private static readonly long LockId = BitConverter.ToInt64(SHA256.HashData("secureplatform:token:keyring"u8)[..8]);
@@ -36,11 +41,14 @@ public sealed partial class KeyRing(
     private readonly Dictionary<string, byte[]?> _material = [];
     private volatile Snapshot? _snapshot;
     private CancellationTokenSource _changed = new();
+    private readonly Counter<long> _refreshFailures = meters.Create(MeterName)
+        .CreateCounter<long>("secureplatform.token.key_ring.refresh_failures", description: "Key ring refreshes (rotation included) that failed");
+    private volatile string? _lastFailure;
 
     public string Name => Microsoft.Extensions.Options.Options.DefaultName;
 
-    /// <summary>The key ids currently published, active first.</summary>
-    public IReadOnlyList<string> PublishedKeyIds => _snapshot?.PublishedKeyIds ?? [];
+    /// <summary>The error type of the last refresh when it failed; null once a refresh succeeds.</summary>
+    public string? LastRefreshFailure => _lastFailure;
 
     public string? ActiveKeyId => _snapshot?.ActiveKeyId;
 
@@ -108,7 +116,7 @@ public sealed partial class KeyRing(
         while (!stoppingToken.IsCancellationRequested)
         {
             var next = _snapshot?.NextTransition;
-            var wait = TimeSpan.FromMinutes(1); // also picks up keys another replica created
+            var wait = _options.KeyRefreshInterval; // also picks up keys another replica created
             if (next is { } at && at - clock.GetUtcNow() < wait)
             {
                 wait = at - clock.GetUtcNow() + TimeSpan.FromMilliseconds(50);
@@ -117,14 +125,19 @@ public sealed partial class KeyRing(
             {
                 await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, clock, stoppingToken);
                 await RefreshAsync(stoppingToken);
+                _lastFailure = null;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception ex) when (ex is DbUpdateException or Npgsql.NpgsqlException or CryptographicException or InvalidOperationException)
+            catch (Exception ex)
             {
-                LogRefreshFailed(ex.GetType().Name);
+                // Tokens are still signed with the loaded keys, but rotation has stopped: visible in the log,
+                // in a metric and as Degraded on /health (KeyRingHealthCheck), retried on the next tick.
+                _lastFailure = ex.GetType().Name;
+                _refreshFailures.Add(1, new KeyValuePair<string, object?>("error.type", ex.GetType().Name));
+                LogRefreshFailed(ex, ex.GetType().Name);
             }
         }
     }
@@ -220,7 +233,7 @@ public sealed partial class KeyRing(
         {
             "ES256" => CreateEcdsaCertificate(kid, activatesAt, notAfter),
             "RS256" or "PS256" => CreateRsaCertificate(kid, activatesAt, notAfter, _options.RsaKeySize),
-            _ => throw new InvalidOperationException($"Token:SigningAlgorithm must be RS256, PS256 or ES256, not {_options.SigningAlgorithm}."),
+            _ => throw new InvalidOperationException("Token:SigningAlgorithm is checked at start-up (TokenOptions.Validate)."),
         };
         return new SigningKey
         {
@@ -294,6 +307,15 @@ public sealed partial class KeyRing(
     [LoggerMessage(Level = LogLevel.Error, Message = "Key {KeyId} cannot be decrypted (Data Protection key ring lost?); it is skipped")]
     private partial void LogUnusableKey(string keyId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Key ring refresh failed ({ErrorType}); keeping the loaded keys")]
-    private partial void LogRefreshFailed(string errorType);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Key ring refresh failed ({ErrorType}); keeping the loaded keys, key rotation is stalled until a refresh succeeds")]
+    private partial void LogRefreshFailed(Exception exception, string errorType);
+}
+
+/// <summary>Degraded while the key ring cannot refresh: tokens still verify, but no key rotates until it can.</summary>
+public sealed class KeyRingHealthCheck(KeyRing keys) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(keys.LastRefreshFailure is null
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Degraded("The signing key ring could not be refreshed; key rotation is stalled."));
 }

@@ -156,8 +156,8 @@ public static class OpenIddictHandlers
     /// <summary>
     /// Access tokens are signed with the active published key (RS256/PS256/ES256), which resource servers verify
     /// from JWKS. Tokens only token-service reads back (refresh tokens) are signed with the ring's HMAC key
-    /// instead: they are also encrypted with the ring's AES key, and an RSA-2048 signature costs ~0.9 ms of CPU
-    /// here — a whole second signature per refresh and per sign-in for nothing a client can check.
+    /// instead: they are also encrypted with the ring's AES key, and an RSA signature would be a whole second
+    /// asymmetric signature per refresh and per sign-in for nothing a client can check (cost: bench/README.md).
     /// </summary>
     public sealed class SignTokensByAudience(KeyRing keys) : IOpenIddictServerHandler<GenerateTokenContext>
     {

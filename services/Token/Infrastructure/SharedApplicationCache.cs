@@ -8,8 +8,8 @@ namespace SecurePlatform.Token.Infrastructure;
 
 /// <summary>
 /// Client applications cached for the whole process, replacing OpenIddict's per-request cache: without it
-/// every token request read its client from PostgreSQL (about a quarter of token-service's CPU per
-/// client_credentials grant, plus 0.4 ms of PostgreSQL). Entries live <see cref="TokenOptions.ClientCacheDuration"/>;
+/// every token request read its client from PostgreSQL, a large share of a client_credentials grant's cost
+/// (measured in bench/README.md). Entries live <see cref="TokenOptions.ClientCacheDuration"/>;
 /// a change made through this replica's manager drops them at once, one made by another replica is seen
 /// when they expire. Lookups by redirect URI are not cached (they only serve interactive flows).
 /// The cached entities are detached: OpenIddict only reads them, and an update attaches them to its own context.

@@ -1,4 +1,5 @@
 using SecurePlatform.Contracts;
+using Microsoft.Extensions.Hosting;
 
 namespace SecurePlatform.Token.Model;
 
@@ -18,8 +19,10 @@ public sealed class TokenOptions
     /// <summary>A session ends this long after sign-in, however busy.</summary>
     public TimeSpan SessionAbsoluteLifetime { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>RS256 (default), PS256 or ES256.</summary>
+    /// <summary>One of <see cref="SigningAlgorithms"/>; RS256 by default.</summary>
     public string SigningAlgorithm { get; set; } = "RS256";
+
+    public static readonly IReadOnlyList<string> SigningAlgorithms = ["RS256", "PS256", "ES256"];
 
     public int RsaKeySize { get; set; } = 2048;
 
@@ -27,6 +30,9 @@ public sealed class TokenOptions
 
     /// <summary>How long a new key is published in JWKS before it signs.</summary>
     public TimeSpan KeyAnnouncementPeriod { get; set; } = TimeSpan.FromDays(2);
+
+    /// <summary>How often the key ring re-reads tokendb (keys another replica created) when no transition is due sooner.</summary>
+    public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// How long a replica keeps a client application in memory. A client changed or removed on another replica
@@ -39,6 +45,21 @@ public sealed class TokenOptions
 
     /// <summary>The public first-party client whose tokens a sign-in issues unless the login names another.</summary>
     public string DefaultClientId { get; set; } = Protocol.Clients.PlatformApp;
+
+    /// <summary>The section's rules, checked at start-up (a bad value found later, by a background loop, would go unseen).</summary>
+    public static IEnumerable<string> Validate(TokenOptions o) => OptionsRule.Failures(
+        o.Issuer is null || (o.Issuer.IsAbsoluteUri && o.Issuer.Scheme is "https" or "http") ? null : "Token:Issuer must be an absolute http(s) URL.",
+        OptionsRule.Positive(o.AccessTokenLifetime, "Token:AccessTokenLifetime"),
+        OptionsRule.Positive(o.SessionIdleTimeout, "Token:SessionIdleTimeout"),
+        OptionsRule.Positive(o.SessionAbsoluteLifetime, "Token:SessionAbsoluteLifetime"),
+        SigningAlgorithms.Contains(o.SigningAlgorithm, StringComparer.OrdinalIgnoreCase) ? null : $"Token:SigningAlgorithm must be one of {string.Join(", ", SigningAlgorithms)}.",
+        o.RsaKeySize is >= 2048 and <= 16384 && o.RsaKeySize % 8 == 0 ? null : "Token:RsaKeySize must be a multiple of 8 from 2048 to 16384.",
+        OptionsRule.Positive(o.KeyRotationPeriod, "Token:KeyRotationPeriod"),
+        OptionsRule.NotNegative(o.KeyAnnouncementPeriod, "Token:KeyAnnouncementPeriod"),
+        o.KeyAnnouncementPeriod < o.KeyRotationPeriod ? null : "Token:KeyAnnouncementPeriod must be shorter than Token:KeyRotationPeriod.",
+        OptionsRule.Positive(o.KeyRefreshInterval, "Token:KeyRefreshInterval"),
+        OptionsRule.Positive(o.ClientCacheDuration, "Token:ClientCacheDuration"),
+        OptionsRule.Required(o.DefaultClientId, "Token:DefaultClientId"));
 
     /// <summary>How long a revocation key lives in Redis: longer than any access token it can concern.</summary>
     public TimeSpan RevocationKeyLifetime => AccessTokenLifetime + TimeSpan.FromSeconds(30) + TimeSpan.FromMinutes(1);
