@@ -87,10 +87,10 @@ public sealed class TlsTests : IDisposable
         ["Logging__LogLevel__Default"] = "Warning",
     };
 
-    private Dictionary<string, string> AuthService(int httpPort, int httpsPort, int tokenHttpsPort)
+    private Dictionary<string, string> AuthService(int httpPort, int httpsPort, int tokenHttpsPort, string database = "tls")
     {
         var environment = Served(CertificatePath("auth"), KeyPath("auth"), httpPort, httpsPort);
-        environment["ConnectionStrings__authdb"] = TestEnvironment.UniqueDatabase("authdb", "tls");
+        environment["ConnectionStrings__authdb"] = TestEnvironment.UniqueDatabase("authdb", database);
         environment["TokenService__ClientSecret"] = ClientSecret;
         environment["services__token-service__https__0"] = $"https://127.0.0.1:{tokenHttpsPort}";
         return environment;
@@ -145,10 +145,11 @@ public sealed class TlsTests : IDisposable
 
         // auth-service with the system's trust store only: token-service's certificate is from an unknown CA.
         int untrustingHttp = ServiceProcess.FreePort(), untrustingHttps = ServiceProcess.FreePort();
-        await using var untrusting = ServiceProcess.Start("Auth.Api", AuthService(untrustingHttp, untrustingHttps, tokenHttps), untrustingHttp);
+        // Its own database: two services creating one database at once would race.
+        await using var untrusting = ServiceProcess.Start("Auth.Api", AuthService(untrustingHttp, untrustingHttps, tokenHttps, "tls_untrusting"), untrustingHttp);
         // The same, trusting the test CA (OpenSSL's SSL_CERT_FILE, as a CA bundle mounted into a container would be).
         int trustingHttp = ServiceProcess.FreePort(), trustingHttps = ServiceProcess.FreePort();
-        var trustingEnvironment = AuthService(trustingHttp, trustingHttps, tokenHttps);
+        var trustingEnvironment = AuthService(trustingHttp, trustingHttps, tokenHttps, "tls_trusting");
         trustingEnvironment["SSL_CERT_FILE"] = CaPath;
         await using var trusting = ServiceProcess.Start("Auth.Api", trustingEnvironment, trustingHttp);
         await Task.WhenAll(token.WaitUntilAliveAsync(Platform.StartupTimeout), untrusting.WaitUntilAliveAsync(Platform.StartupTimeout), trusting.WaitUntilAliveAsync(Platform.StartupTimeout));
@@ -159,6 +160,7 @@ public sealed class TlsTests : IDisposable
         Assert.Equal(HttpStatusCode.Created, (await trustingClient.PostAsJsonAsync("/auth/register", new { email, password })).StatusCode);
 
         using var untrustingClient = TrustingClient(untrustingHttps);
+        Assert.Equal(HttpStatusCode.Created, (await untrustingClient.PostAsJsonAsync("/auth/register", new { email, password })).StatusCode);
         var refused = await untrustingClient.PostAsJsonAsync("/auth/login", new { email, password });
         await HttpAssert.IsProblemAsync(refused, HttpStatusCode.ServiceUnavailable);
         var accepted = await trustingClient.PostAsJsonAsync("/auth/login", new { email, password });
