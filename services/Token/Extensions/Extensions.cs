@@ -57,11 +57,15 @@ public static class Extensions
             o.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "dataprotection:token-service"));
 
         builder.Services.AddRequiredSecret("Token:ClientSecretHashKey");
-        builder.Services.AddSingleton(sp => ClientSecretHasher.FromConfiguredKey(
-            sp.GetRequiredService<IOptions<TokenOptions>>().Value.ClientSecretHashKey
-            ?? (builder.Environment.IsProduction()
+        builder.Services.AddSingleton(sp =>
+        {
+            var token = sp.GetRequiredService<IOptions<TokenOptions>>().Value;
+            var key = token.ClientSecretHashKey ?? (builder.Environment.IsProduction()
                 ? throw new InvalidOperationException("Token:ClientSecretHashKey is required.")
-                : "development-only-client-secret-hash-key")));
+                : "development-only-client-secret-hash-key");
+            var retired = token.PreviousClientSecretHashKeysUntil is { } until && sp.GetRequiredService<TimeProvider>().GetUtcNow() >= until;
+            return ClientSecretHasher.FromConfiguredKey(key, retired ? [] : token.PreviousClientSecretHashKeys);
+        });
 
         builder.Services.AddSingleton<KeyRing>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyRing>());

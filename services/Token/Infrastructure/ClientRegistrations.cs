@@ -14,6 +14,14 @@ public sealed class ClientSettings
     /// <summary>Confidential clients have one; public clients (apps) have none.</summary>
     public string? Secret { get; set; }
 
+    /// <summary>
+    /// More secrets accepted at the same time, for rotation without downtime: add the new one here, deploy it to
+    /// the client, then make it <see cref="Secret"/> and remove the old one.
+    /// </summary>
+    public List<string> Secrets { get; set; } = [];
+
+    internal IEnumerable<string> AcceptedSecrets => new[] { Secret }.Concat(Secrets).Where(s => !string.IsNullOrEmpty(s))!;
+
     /// <summary>Grant types besides the defaults of its kind (client_credentials for confidential clients).</summary>
     public List<string> GrantTypes { get; set; } = [];
 
@@ -70,11 +78,12 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
 
     internal static OpenIddictApplicationDescriptor Describe(string clientId, ClientSettings settings)
     {
-        var confidential = !string.IsNullOrEmpty(settings.Secret);
+        var secrets = settings.AcceptedSecrets.ToList();
+        var confidential = secrets.Count > 0;
         var descriptor = new OpenIddictApplicationDescriptor
         {
             ClientId = clientId,
-            ClientSecret = settings.Secret,
+            ClientSecret = confidential ? string.Join(ClientSecretHasher.SecretSeparator, secrets) : null,
             ClientType = confidential ? ClientTypes.Confidential : ClientTypes.Public,
             DisplayName = settings.DisplayName ?? clientId,
             Permissions = { Permissions.Endpoints.Token, Permissions.Endpoints.Revocation },

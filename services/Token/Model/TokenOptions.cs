@@ -43,6 +43,15 @@ public sealed class TokenOptions
     /// <summary>HMAC key for stored client-secret hashes.</summary>
     public string? ClientSecretHashKey { get; set; }
 
+    /// <summary>
+    /// Hash keys replaced by <see cref="ClientSecretHashKey"/>: secrets hashed with them still verify, and are
+    /// re-hashed with the current key when they do, until <see cref="PreviousClientSecretHashKeysUntil"/>.
+    /// </summary>
+    public List<string> PreviousClientSecretHashKeys { get; set; } = [];
+
+    /// <summary>When the previous hash keys retire (none: until they are removed from configuration).</summary>
+    public DateTimeOffset? PreviousClientSecretHashKeysUntil { get; set; }
+
     /// <summary>The public first-party client whose tokens a sign-in issues unless the login names another.</summary>
     public string DefaultClientId { get; set; } = Protocol.Clients.PlatformApp;
 
