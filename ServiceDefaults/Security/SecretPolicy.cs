@@ -21,6 +21,9 @@ public enum SecretFormat
 /// <summary>A setting that must hold a strong secret in Production.</summary>
 public sealed record RequiredSecret(string Setting, SecretFormat Format);
 
+/// <summary>A setting that Production must have, and what it is for (named in the refusal).</summary>
+public sealed record RequiredSetting(string Setting, string Purpose);
+
 /// <summary>Pure rules: is this secret acceptable for Production?</summary>
 public static class SecretPolicy
 {

@@ -116,6 +116,10 @@ public static class SecurityDefaults
         {
             problems.Add(tls);
         }
+        problems.AddRange(app.Services.GetServices<RequiredSetting>()
+            .DistinctBy(s => s.Setting)
+            .Where(s => string.IsNullOrWhiteSpace(app.Configuration[s.Setting]))
+            .Select(s => $"setting '{s.Setting}' is missing (it {s.Purpose})"));
         if (problems.Count == 0)
         {
             return;
@@ -129,6 +133,10 @@ public static class SecurityDefaults
         // Nothing has started yet (no listener, no hosted service), so a plain exit is clean here.
         Environment.Exit(1);
     }
+
+    /// <summary>Declares a setting (not a secret: a path, say) that Production must have.</summary>
+    public static IServiceCollection AddRequiredInProduction(this IServiceCollection services, string setting, string purpose)
+        => services.AddSingleton(new RequiredSetting(setting, purpose));
 
     /// <summary>Declares a setting that must hold a strong secret in Production.</summary>
     public static IServiceCollection AddRequiredSecret(this IServiceCollection services, string setting, SecretFormat format = SecretFormat.Plain)

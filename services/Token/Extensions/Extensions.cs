@@ -52,9 +52,7 @@ public static class Extensions
 
         // Key material in tokendb is encrypted with Data Protection; its key ring is shared through Redis so
         // every replica can read every key.
-        builder.Services.AddDataProtection().SetApplicationName("secureplatform-token-service");
-        builder.Services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer>((o, redis) =>
-            o.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "dataprotection:token-service"));
+        builder.AddSharedDataProtection("token-service");
 
         builder.Services.AddRequiredSecret("Token:ClientSecretHashKey");
         builder.Services.AddSingleton(sp =>
