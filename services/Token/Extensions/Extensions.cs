@@ -25,6 +25,10 @@ public static class Extensions
         builder.Services.AddOptions<TokenOptions>().Bind(section)
             .Validate(o => o.ClientCacheDuration > TimeSpan.Zero, "Token:ClientCacheDuration must be positive.")
             .ValidateOnStart();
+        // Outside Development what token-service calls itself is configuration, never the request's Host header.
+        var development = builder.Environment.IsDevelopment();
+        builder.Services.AddOptions<TokenOptions>()
+            .Validate(o => development || o.Issuer is { IsAbsoluteUri: true }, "Token:Issuer (the public base URL) is required outside Development.");
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.AddNpgsqlDbContext<TokenDbContext>("tokendb");
@@ -43,6 +47,10 @@ public static class Extensions
         if (builder.Configuration["Auth:Authority"] is null && options.Issuer is not null)
         {
             builder.Configuration["Auth:Authority"] = options.Issuer.ToString();
+        }
+        if (builder.Configuration["Security:PublicBaseUrl"] is null && options.Issuer is not null)
+        {
+            builder.Configuration["Security:PublicBaseUrl"] = options.Issuer.ToString();
         }
         builder.AddDefaultAuthentication();
         builder.Services.AddSingleton<SessionRevocationWriter>();
@@ -97,6 +105,7 @@ public static class Extensions
                 {
                     server.SetIssuer(options.Issuer);
                 }
+                server.AddProtocolSurfaceHandlers();
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenFromCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenToCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.AccessTokensBelongToTheirApp.Descriptor);
