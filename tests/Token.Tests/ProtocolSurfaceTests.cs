@@ -46,4 +46,39 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
         Assert.Equal(token.BaseUrl.TrimEnd('/'), server.GetProperty("url").GetString());
         Assert.DoesNotContain("evil", openapi.ToString());
     }
+
+    // ------------------------------------------------------------------ item 3: userinfo takes the header only
+
+    [Fact]
+    public async Task Userinfo_refuses_an_access_token_in_the_query_or_the_form_even_next_to_the_header()
+    {
+        var sub = NewUser();
+        var issued = await token.SignInAsync(sub);
+        var bearer = new AuthenticationHeaderValue("Bearer", issued.AccessToken);
+        var query = "/connect/userinfo?access_token=" + Uri.EscapeDataString(issued.AccessToken);
+        var form = () => new FormUrlEncodedContent(new Dictionary<string, string> { ["access_token"] = issued.AccessToken });
+
+        var attempts = new Dictionary<string, HttpRequestMessage>
+        {
+            ["query"] = new(HttpMethod.Get, query),
+            ["form"] = new(HttpMethod.Post, "/connect/userinfo") { Content = form() },
+            ["header and query"] = new(HttpMethod.Get, query) { Headers = { Authorization = bearer } },
+            ["header and form"] = new(HttpMethod.Post, "/connect/userinfo") { Content = form(), Headers = { Authorization = bearer } },
+        };
+        foreach (var (how, request) in attempts)
+        {
+            var response = await token.Http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{how}: {(int)response.StatusCode} {body}");
+            // RFC 6750 §3: the error travels in the challenge.
+            Assert.Contains("error=\"invalid_request\"", response.Headers.WwwAuthenticate.ToString());
+            Assert.DoesNotContain(sub, body);
+        }
+
+        // The header alone still works, and the refused attempts changed nothing: the session is alive.
+        using var viaHeader = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo") { Headers = { Authorization = bearer } };
+        var userinfo = await HttpAssert.OkJsonAsync<JsonElement>(await token.Http.SendAsync(viaHeader));
+        Assert.Equal(sub, userinfo.GetProperty("sub").GetString());
+        Assert.Null(token.WithDb(db => db.Sessions.Single(s => s.Subject == sub).RevokedAt));
+    }
 }

@@ -16,7 +16,8 @@ namespace SecurePlatform.Token.Infrastructure;
 public static class ProtocolSurface
 {
     public static OpenIddictServerBuilder AddProtocolSurfaceHandlers(this OpenIddictServerBuilder server) => server
-        .AddEventHandler(EndpointsFromTheIssuer.Descriptor);
+        .AddEventHandler(EndpointsFromTheIssuer.Descriptor)
+        .AddEventHandler(AccessTokenFromTheHeaderOnly.Descriptor);
 
     /// <summary>
     /// OpenIddict builds the discovery endpoints from the request's scheme and Host; a forged Host would send
@@ -36,6 +37,30 @@ public static class ProtocolSurface
             if (context.Options.Issuer is { } issuer)
             {
                 context.BaseUri = issuer;
+            }
+            return default;
+        }
+    }
+    /// <summary>
+    /// Userinfo takes the access token from the Authorization header only, as every other route does: a token
+    /// in a query string ends up in logs and histories, and one in a form can be posted cross-site. A request
+    /// that carries one there is refused even next to a header (RFC 6750 §3.1: more than one method).
+    /// </summary>
+    public sealed class AccessTokenFromTheHeaderOnly : IOpenIddictServerHandler<ExtractUserInfoRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ExtractUserInfoRequestContext>()
+                .UseSingletonHandler<AccessTokenFromTheHeaderOnly>()
+                // After the query/form parameters are read, before the header's token is attached.
+                .SetOrder(OpenIddictServerAspNetCoreHandlers.ExtractAccessToken<ExtractUserInfoRequestContext>.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ExtractUserInfoRequestContext context)
+        {
+            if (context.Request?.AccessToken is not null)
+            {
+                context.Reject(Errors.InvalidRequest, "The access token must be sent in the Authorization header only.");
             }
             return default;
         }
