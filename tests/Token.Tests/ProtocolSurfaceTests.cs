@@ -81,4 +81,72 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
         Assert.Equal(sub, userinfo.GetProperty("sub").GetString());
         Assert.Null(token.WithDb(db => db.Sessions.Single(s => s.Subject == sub).RevokedAt));
     }
+
+    // ------------------------------------------------------------------ item 4: discovery says what works
+
+    [Fact]
+    public async Task Discovery_advertises_exactly_what_works_today()
+    {
+        var discovery = await GetJsonAsync("/.well-known/openid-configuration");
+        string[] Values(string name) => [.. discovery.GetProperty(name).EnumerateArray().Select(v => v.GetString()!).Order(StringComparer.Ordinal)];
+
+        Assert.Equal(
+            [
+                "claims_parameter_supported", "claims_supported", "grant_types_supported", "introspection_endpoint",
+                "introspection_endpoint_auth_methods_supported", "issuer", "jwks_uri", "request_parameter_supported",
+                "request_uri_parameter_supported", "response_types_supported", "revocation_endpoint",
+                "revocation_endpoint_auth_methods_supported", "scopes_supported", "subject_types_supported",
+                "tls_client_certificate_bound_access_tokens", "token_endpoint", "token_endpoint_auth_methods_supported",
+                "userinfo_endpoint",
+            ],
+            discovery.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        // No authorization endpoint yet: no response type works (the member is required, so it is empty).
+        Assert.Empty(Values("response_types_supported"));
+        Assert.Equal(["client_credentials", "refresh_token", "urn:secureplatform:grant-type:sign-in"], Values("grant_types_supported"));
+        Assert.Equal(["api", "offline_access"], Values("scopes_supported"));
+        Assert.Equal(["client_secret_basic", "client_secret_post", "none"], Values("token_endpoint_auth_methods_supported"));
+        Assert.Equal(["client_secret_basic", "client_secret_post", "none"], Values("revocation_endpoint_auth_methods_supported"));
+        Assert.Equal(["client_secret_basic", "client_secret_post"], Values("introspection_endpoint_auth_methods_supported"));
+        Assert.Equal(["public"], Values("subject_types_supported"));
+        foreach (var flag in new[] { "claims_parameter_supported", "request_parameter_supported", "request_uri_parameter_supported", "tls_client_certificate_bound_access_tokens" })
+        {
+            Assert.False(discovery.GetProperty(flag).GetBoolean(), flag);
+        }
+
+        // And what is advertised works: each scope, each client authentication method.
+        var basic = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "api" }),
+            Headers = { Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("worker:" + TokenServiceFactory.ServiceSecret))) },
+        };
+        var viaBasic = await HttpAssert.OkJsonAsync<TokenResponse>(await token.Http.SendAsync(basic));
+        Assert.Equal("api", viaBasic.Payload.GetProperty("scope").GetString());
+        var issued = await token.SignInAsync(NewUser()); // client_secret_post, offline_access
+        Assert.NotNull(issued.RefreshToken);
+        Assert.Equal(HttpStatusCode.OK, (await token.RefreshAsync(issued.RefreshToken!)).StatusCode); // none (public platform-app)
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_the_connect_endpoints()
+    {
+        var paths = (await GetJsonAsync("/openapi/v1.json")).GetProperty("paths");
+
+        foreach (var (path, method) in new[]
+        {
+            ("/connect/token", "post"), ("/connect/revoke", "post"), ("/connect/introspect", "post"), ("/connect/userinfo", "get"),
+            ("/.well-known/openid-configuration", "get"), ("/.well-known/jwks", "get"),
+        })
+        {
+            Assert.True(paths.TryGetProperty(path, out var item) && item.TryGetProperty(method, out _), $"{method} {path} missing");
+        }
+        foreach (var path in new[] { "/connect/token", "/connect/revoke", "/connect/introspect" })
+        {
+            var operation = paths.GetProperty(path).GetProperty("post");
+            Assert.True(operation.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/x-www-form-urlencoded", out _), path);
+            Assert.True(operation.GetProperty("responses").TryGetProperty("200", out _), path);
+            Assert.True(operation.GetProperty("responses").TryGetProperty("400", out _), path);
+        }
+        Assert.True(paths.GetProperty("/connect/token").GetProperty("post").GetProperty("responses").TryGetProperty("401", out _));
+        Assert.True(paths.GetProperty("/connect/userinfo").GetProperty("get").GetProperty("responses").TryGetProperty("401", out _));
+    }
 }

@@ -17,6 +17,8 @@ public static class ProtocolSurface
 {
     public static OpenIddictServerBuilder AddProtocolSurfaceHandlers(this OpenIddictServerBuilder server) => server
         .AddEventHandler(EndpointsFromTheIssuer.Descriptor)
+        .AddEventHandler(AdvertiseWhatWorks.Descriptor)
+        .AddEventHandler(AuthorizationEndpointMembers.Descriptor)
         .AddEventHandler(AccessTokenFromTheHeaderOnly.Descriptor);
 
     /// <summary>
@@ -37,6 +39,65 @@ public static class ProtocolSurface
             if (context.Options.Issuer is { } issuer)
             {
                 context.BaseUri = issuer;
+            }
+            return default;
+        }
+    }
+    /// <summary>
+    /// Discovery lists what a client can use today. There is no authorization endpoint yet, so nothing of the
+    /// front channel (prompt values, identity tokens, the iss response parameter, PAR) applies; openid and
+    /// profile are accepted and dropped, never granted to an app; no client has keys for private_key_jwt; the
+    /// public platform-app authenticates with none at the token and revocation endpoints.
+    /// </summary>
+    public sealed class AdvertiseWhatWorks : IOpenIddictServerHandler<HandleConfigurationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<HandleConfigurationRequestContext>()
+                .UseSingletonHandler<AdvertiseWhatWorks>()
+                .SetOrder(OpenIddictServerHandlers.Discovery.AttachAdditionalMetadata.Descriptor.Order + 1_000)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(HandleConfigurationRequestContext context)
+        {
+            context.PromptValues.Clear();
+            context.IdTokenSigningAlgorithms.Clear();
+            context.Metadata.Remove(Metadata.AuthorizationResponseIssParameterSupported);
+            context.Scopes.ExceptWith([Scopes.OpenId, Scopes.Profile]);
+            foreach (var methods in new[] { context.TokenEndpointAuthenticationMethods, context.RevocationEndpointAuthenticationMethods, context.IntrospectionEndpointAuthenticationMethods })
+            {
+                methods.Remove(ClientAuthenticationMethods.PrivateKeyJwt);
+            }
+            context.TokenEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None);
+            context.RevocationEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None);
+            return default;
+        }
+    }
+    /// <summary>
+    /// Members OpenIddict writes straight into the response. <c>response_types_supported</c> is required by OpenID
+    /// Connect Discovery and RFC 8414; with no authorization endpoint it is honestly empty, and OpenIddict drops
+    /// empty members, so it is added here. <c>require_pushed_authorization_requests</c> concerns an
+    /// authorization endpoint there is not.
+    /// </summary>
+    public sealed class AuthorizationEndpointMembers : IOpenIddictServerHandler<ApplyConfigurationResponseContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyConfigurationResponseContext>()
+                .UseSingletonHandler<AuthorizationEndpointMembers>()
+                .SetOrder(int.MinValue + 100_000)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ApplyConfigurationResponseContext context)
+        {
+            if (context.Response.Error is not null)
+            {
+                return default;
+            }
+            context.Response.RemoveParameter(Metadata.RequirePushedAuthorizationRequests);
+            if (context.Response.GetParameter(Metadata.ResponseTypesSupported) is null)
+            {
+                context.Response.AddParameter(Metadata.ResponseTypesSupported, new OpenIddictParameter(JsonSerializer.SerializeToElement(Array.Empty<string>())));
             }
             return default;
         }
