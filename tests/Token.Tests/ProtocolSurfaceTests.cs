@@ -149,4 +149,71 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
         Assert.True(paths.GetProperty("/connect/token").GetProperty("post").GetProperty("responses").TryGetProperty("401", out _));
         Assert.True(paths.GetProperty("/connect/userinfo").GetProperty("get").GetProperty("responses").TryGetProperty("401", out _));
     }
+
+    // ------------------------------------------------------------------ item 6: no oracles
+
+    [Fact]
+    public async Task Unknown_clients_and_wrong_secrets_get_the_same_answer_at_the_token_endpoint()
+    {
+        async Task<(HttpStatusCode Status, string Body, string Challenge)> Attempt(Dictionary<string, string> form)
+        {
+            var response = await token.Http.PostAsync("/connect/token", new FormUrlEncodedContent(form));
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(), string.Join(", ", response.Headers.WwwAuthenticate));
+        }
+
+        var unknownClient = await Attempt(new() { ["grant_type"] = "client_credentials", ["client_id"] = "nobody-" + Guid.NewGuid().ToString("N")[..8], ["client_secret"] = "some-secret" });
+        var wrongSecret = await Attempt(new() { ["grant_type"] = "client_credentials", ["client_id"] = "worker", ["client_secret"] = "some-secret" });
+        var unknownWithoutSecret = await Attempt(new() { ["grant_type"] = "refresh_token", ["client_id"] = "nobody-" + Guid.NewGuid().ToString("N")[..8], ["refresh_token"] = "x" });
+        var confidentialWithoutSecret = await Attempt(new() { ["grant_type"] = "refresh_token", ["client_id"] = "worker", ["refresh_token"] = "x" });
+        var publicWithSecret = await Attempt(new() { ["grant_type"] = "refresh_token", ["client_id"] = "platform-app", ["client_secret"] = "some-secret", ["refresh_token"] = "x" });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, unknownClient.Status);
+        Assert.Contains("\"invalid_client\"", unknownClient.Body);
+        foreach (var other in new[] { wrongSecret, unknownWithoutSecret, confidentialWithoutSecret, publicWithSecret })
+        {
+            Assert.Equal(unknownClient, other);
+        }
+        Assert.DoesNotContain("client_id", unknownClient.Body + unknownClient.Challenge);
+        Assert.DoesNotContain("error_uri", unknownClient.Body + unknownClient.Challenge);
+
+        // Nothing changed: the worker's own secret still works.
+        Assert.Equal(HttpStatusCode.OK, (await token.Http.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = "worker", ["client_secret"] = TokenServiceFactory.ServiceSecret, ["scope"] = "api",
+        }))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_client_not_allowed_to_introspect_gets_the_same_refusal_for_a_valid_token_and_a_bad_one()
+    {
+        var issued = await token.SignInAsync(NewUser());
+        var tampered = issued.AccessToken[..^4] + (issued.AccessToken.EndsWith("AAAA", StringComparison.Ordinal) ? "BBBB" : "AAAA");
+        async Task<(HttpStatusCode Status, string Body)> Introspect(string accessToken, string clientId, string? secret)
+        {
+            var form = new Dictionary<string, string> { ["token"] = accessToken, ["client_id"] = clientId };
+            if (secret is not null)
+            {
+                form["client_secret"] = secret;
+            }
+            var response = await token.Http.PostAsync("/connect/introspect", new FormUrlEncodedContent(form));
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        foreach (var (clientId, secret) in new[] { ("platform-app", (string?)null), ("worker", TokenServiceFactory.ServiceSecret) })
+        {
+            var valid = await Introspect(issued.AccessToken, clientId, secret);
+            Assert.Equal(HttpStatusCode.BadRequest, valid.Status);
+            Assert.Contains("\"unauthorized_client\"", valid.Body);
+            Assert.DoesNotContain("active", valid.Body);
+            foreach (var other in new[] { "garbage", tampered, issued.RefreshToken! })
+            {
+                Assert.Equal(valid, await Introspect(other, clientId, secret));
+            }
+        }
+
+        // Nothing changed: a resource server still sees the token active, and a bad one inactive.
+        bool Active((HttpStatusCode Status, string Body) answer) => JsonSerializer.Deserialize<JsonElement>(answer.Body).GetProperty("active").GetBoolean();
+        Assert.True(Active(await Introspect(issued.AccessToken, "resource-api", TokenServiceFactory.ResourceSecret)));
+        Assert.False(Active(await Introspect("garbage", "resource-api", TokenServiceFactory.ResourceSecret)));
+    }
 }

@@ -19,7 +19,11 @@ public static class ProtocolSurface
         .AddEventHandler(EndpointsFromTheIssuer.Descriptor)
         .AddEventHandler(AdvertiseWhatWorks.Descriptor)
         .AddEventHandler(AuthorizationEndpointMembers.Descriptor)
-        .AddEventHandler(AccessTokenFromTheHeaderOnly.Descriptor);
+        .AddEventHandler(AccessTokenFromTheHeaderOnly.Descriptor)
+        .AddEventHandler(IntrospectionPermissionBeforeTheToken.Descriptor)
+        .AddEventHandler(OneAnswerForEveryBadClient<ApplyTokenResponseContext>.Descriptor)
+        .AddEventHandler(OneAnswerForEveryBadClient<ApplyIntrospectionResponseContext>.Descriptor)
+        .AddEventHandler(OneAnswerForEveryBadClient<ApplyRevocationResponseContext>.Descriptor);
 
     /// <summary>
     /// OpenIddict builds the discovery endpoints from the request's scheme and Host; a forged Host would send
@@ -43,6 +47,7 @@ public static class ProtocolSurface
             return default;
         }
     }
+
     /// <summary>
     /// Discovery lists what a client can use today. There is no authorization endpoint yet, so nothing of the
     /// front channel (prompt values, identity tokens, the iss response parameter, PAR) applies; openid and
@@ -73,6 +78,7 @@ public static class ProtocolSurface
             return default;
         }
     }
+
     /// <summary>
     /// Members OpenIddict writes straight into the response. <c>response_types_supported</c> is required by OpenID
     /// Connect Discovery and RFC 8414; with no authorization endpoint it is honestly empty, and OpenIddict drops
@@ -102,6 +108,7 @@ public static class ProtocolSurface
             return default;
         }
     }
+
     /// <summary>
     /// Userinfo takes the access token from the Authorization header only, as every other route does: a token
     /// in a query string ends up in logs and histories, and one in a form can be posted cross-site. A request
@@ -122,6 +129,62 @@ public static class ProtocolSurface
             if (context.Request?.AccessToken is not null)
             {
                 context.Reject(Errors.InvalidRequest, "The access token must be sent in the Authorization header only.");
+            }
+            return default;
+        }
+    }
+
+    /// <summary>
+    /// OpenIddict checks the introspection permission only after the token, so a client without it learned
+    /// whether a token is valid (<c>active: false</c> or <c>unauthorized_client</c>). Checked here once the
+    /// client is authenticated and before any token is looked at.
+    /// </summary>
+    public sealed class IntrospectionPermissionBeforeTheToken(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ProcessAuthenticationContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessAuthenticationContext>()
+                .UseScopedHandler<IntrospectionPermissionBeforeTheToken>()
+                .SetOrder(OpenIddictServerHandlers.ValidateAccessToken.Descriptor.Order - 500) // after client authentication
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ProcessAuthenticationContext context)
+        {
+            if (context.EndpointType != OpenIddictServerEndpointType.Introspection || context.Options.IgnoreEndpointPermissions
+                || string.IsNullOrEmpty(context.ClientId))
+            {
+                return;
+            }
+            var application = await applications.FindByClientIdAsync(context.ClientId, context.CancellationToken);
+            if (application is not null && !await applications.HasPermissionAsync(application, Permissions.Endpoints.Introspection, context.CancellationToken))
+            {
+                context.Reject(Errors.UnauthorizedClient, "This client application is not allowed to use the introspection endpoint.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// OpenIddict words each client-authentication failure differently (unknown client_id, wrong secret, secret
+    /// missing, secret not expected) and links each to its own error page: that tells a caller which client ids
+    /// exist and what kind they are. Every one gets the same answer.
+    /// </summary>
+    public sealed class OneAnswerForEveryBadClient<TContext> : IOpenIddictServerHandler<TContext> where TContext : BaseRequestContext
+    {
+        public const string Description = "The client credentials are invalid.";
+
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
+                .UseSingletonHandler<OneAnswerForEveryBadClient<TContext>>()
+                .SetOrder(int.MinValue + 100_000) // before the WWW-Authenticate header and the body are written
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(TContext context)
+        {
+            if (context.Transaction.Response is { Error: Errors.InvalidClient } response)
+            {
+                response.ErrorDescription = Description;
+                response.ErrorUri = null;
             }
             return default;
         }
