@@ -74,4 +74,57 @@ public class PublicSurfaceTests
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(client, "/whoami", "a.internal.example")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await GetAsync(client, "/whoami", "evil.example")).StatusCode);
     }
+
+    /// <summary>
+    /// Documents a limit (README, "Production notes"): Kestrel answers a request it cannot parse itself, before
+    /// any middleware, and resets the response headers to Date/Content-Length/Connection; there is no hook to add
+    /// ours. If this test fails because the headers appear, a Kestrel update made it possible: assert
+    /// <see cref="HttpAssert.HasSecurityHeaders"/> instead and update the README.
+    /// </summary>
+    [Theory]
+    [InlineData("header too large", 431)]
+    [InlineData("request line too long", 414)]
+    [InlineData("malformed header", 400)]
+    [InlineData("malformed request line", 400)]
+    public async Task Kestrel_refusals_before_the_pipeline_carry_no_security_headers_and_disclose_nothing(string what, int status)
+    {
+        var (app, client) = await StartAsync("Production");
+        await using var _ = app;
+
+        var request = what switch
+        {
+            "header too large" => $"GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {new string('a', 40 * 1024)}\r\n\r\n",
+            "request line too long" => $"GET /alive?{new string('a', 10 * 1024)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            "malformed header" => "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n",
+            _ => "GET /alive HTTP/9.9 extra\r\nHost: 127.0.0.1\r\n\r\n",
+        };
+        var response = await RawAsync(client.BaseAddress!, request);
+
+        Assert.StartsWith($"HTTP/1.1 {status} ", response);
+        var headers = response.Split("\r\n\r\n")[0].Split("\r\n").Skip(1).Select(h => h.Split(':')[0].ToLowerInvariant()).Order().ToArray();
+        Assert.Equal(["connection", "content-length", "date"], headers);
+        Assert.Contains("\r\nContent-Length: 0\r\n", response);
+        Assert.EndsWith("\r\n\r\n", response); // no body: nothing about the server or the request is echoed
+
+        // The service itself is unaffected.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/alive")).StatusCode);
+    }
+
+    private static async Task<string> RawAsync(Uri baseAddress, string request)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(baseAddress.Host, baseAddress.Port);
+        var stream = tcp.GetStream();
+        try
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        }
+        catch (IOException)
+        {
+            // Kestrel may answer and close before it has read everything we send.
+        }
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        return await reader.ReadToEndAsync(timeout.Token);
+    }
 }
