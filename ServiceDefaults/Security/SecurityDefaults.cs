@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
 using KestrelServerOptions = Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions;
@@ -28,6 +30,19 @@ public static class SecurityDefaults
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             TransportSecurity.Apply(kestrel);
         });
+
+        // Outermost middleware (ahead of host filtering): every response the pipeline writes gets the headers.
+        builder.Services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter, SecurityHeadersStartupFilter>());
+        if (!builder.Environment.IsDevelopment())
+        {
+            // Only the configured names; "*" (the template default) is not honoured outside Development.
+            builder.Services.AddOptions<HostFilteringOptions>().PostConfigure<IConfiguration, IOptionsMonitor<SecurityOptions>>((hosts, configuration, security) =>
+            {
+                hosts.AllowedHosts = PublicHost.AllowedHosts(configuration["AllowedHosts"], security.CurrentValue.PublicBaseUrl);
+                hosts.AllowEmptyHosts = false;
+                hosts.IncludeFailureMessage = false; // an empty 400, not the framework's HTML page
+            });
+        }
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsPolicy.Apply);
         // Same behaviour in every environment: a bad request is a 400 problem, never an exception page.
@@ -80,7 +95,6 @@ public static class SecurityDefaults
         {
             app.UseForwardedHeaders();
         }
-        app.UseMiddleware<SecurityHeaders>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         if (!app.Environment.IsDevelopment())

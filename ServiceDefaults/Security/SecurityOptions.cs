@@ -7,6 +7,13 @@ public sealed class SecurityOptions
 {
     public const string SectionName = "Security";
 
+    /// <summary>
+    /// The URL clients reach this service at (scheme, host, optional path), e.g. <c>https://api.example.com/</c>.
+    /// OpenAPI names it as the server, and outside Development its host is accepted (see <c>AllowedHosts</c>).
+    /// token-service defaults it to <c>Token:Issuer</c>.
+    /// </summary>
+    public Uri? PublicBaseUrl { get; set; }
+
     /// <summary>Default request body limit; endpoint groups raise it where they need to (uploads).</summary>
     public long MaxRequestBodyBytes { get; set; } = 64 * 1024;
 

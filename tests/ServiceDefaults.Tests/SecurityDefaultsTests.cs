@@ -15,7 +15,7 @@ public class SecurityDefaultsTests
 {
     private sealed record EchoRequest(string Name);
 
-    private static async Task<(WebApplication App, HttpClient Client)> StartAsync(string environment, Dictionary<string, string?>? settings = null)
+    internal static async Task<(WebApplication App, HttpClient Client)> StartAsync(string environment, Dictionary<string, string?>? settings = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
         builder.WebHost.UseUrls("http://127.0.0.1:0");

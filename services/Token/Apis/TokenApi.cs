@@ -24,8 +24,9 @@ public static class TokenApi
 {
     public static IEndpointRouteBuilder MapTokenApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost(Protocol.TokenPath, ExchangeAsync).ExcludeFromDescription().DisableAntiforgery();
-        app.MapMethods("/connect/userinfo", ["GET", "POST"], UserInfoAsync).ExcludeFromDescription();
+        app.MapPost(Protocol.TokenPath, ExchangeAsync).DisableAntiforgery().DescribeTokenEndpoint();
+        app.MapMethods("/connect/userinfo", ["GET", "POST"], UserInfoAsync).DescribeUserInfoEndpoint();
+        app.MapProtocolApi();
         return app;
     }
 

@@ -26,6 +26,10 @@ public static class Extensions
         var section = builder.Configuration.GetSection(TokenOptions.SectionName);
         var options = section.Get<TokenOptions>() ?? new TokenOptions();
         builder.Services.AddOptions<TokenOptions>().Bind(section).ValidateRulesOnStart(TokenOptions.Validate);
+        // Outside Development what token-service calls itself is configuration, never the request's Host header.
+        var development = builder.Environment.IsDevelopment();
+        builder.Services.AddOptions<TokenOptions>()
+            .Validate(o => development || o.Issuer is { IsAbsoluteUri: true }, "Token:Issuer (the public base URL) is required outside Development.");
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.AddNpgsqlDbContext<TokenDbContext>("tokendb");
@@ -44,6 +48,10 @@ public static class Extensions
         if (builder.Configuration["Auth:Authority"] is null && options.Issuer is not null)
         {
             builder.Configuration["Auth:Authority"] = options.Issuer.ToString();
+        }
+        if (builder.Configuration["Security:PublicBaseUrl"] is null && options.Issuer is not null)
+        {
+            builder.Configuration["Security:PublicBaseUrl"] = options.Issuer.ToString();
         }
         builder.AddDefaultAuthentication();
         builder.Services.AddSingleton<SessionRevocationWriter>();
@@ -104,6 +112,7 @@ public static class Extensions
                 {
                     server.SetIssuer(options.Issuer);
                 }
+                server.AddProtocolSurfaceHandlers();
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenFromCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenToCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.AccessTokensBelongToTheirApp.Descriptor);
