@@ -39,4 +39,31 @@ public sealed class SessionRevocationWriter(IConnectionMultiplexer redis)
         batch.Execute();
         await Task.WhenAll(writes);
     }
+
+    // Never lowers a subject's revocation time: a replayed older one must not undo a newer one written live.
+    private static readonly LuaScript RaiseSubject = LuaScript.Prepare(
+        "local v = redis.call('GET', @key) if (not v) or tonumber(v) < tonumber(@value) then redis.call('SET', @key, @value, 'PX', @ttl) end return 1");
+
+    /// <summary>
+    /// Writes revocations again from the durable record (token-service's tokendb), each key with what is left of
+    /// its lifetime, and announces them on the channel so no cache keeps a session it filled meanwhile. Idempotent.
+    /// </summary>
+    public async Task RestoreAsync(IReadOnlyCollection<(string Sid, TimeSpan Ttl)> sessions, IReadOnlyCollection<(string Sub, long RevokedAtMs, TimeSpan Ttl)> subjects)
+    {
+        var db = redis.GetDatabase();
+        var batch = db.CreateBatch();
+        var writes = new List<Task>();
+        foreach (var (sub, revokedAtMs, ttl) in subjects)
+        {
+            writes.Add(batch.ScriptEvaluateAsync(RaiseSubject, new { key = (RedisKey)SessionRevocation.SubKey(sub), value = revokedAtMs, ttl = (long)ttl.TotalMilliseconds }));
+            writes.Add(batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SubMessage(sub, revokedAtMs)));
+        }
+        foreach (var (sid, ttl) in sessions)
+        {
+            writes.Add(batch.StringSetAsync(SessionRevocation.SidKey(sid), "1", ttl));
+            writes.Add(batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SidMessage(sid)));
+        }
+        batch.Execute();
+        await Task.WhenAll(writes);
+    }
 }
