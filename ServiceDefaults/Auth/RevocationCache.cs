@@ -56,6 +56,12 @@ public sealed class RevocationOptions
     /// <summary>How long the circuit stays open (every check answered at once, without Redis) before one trial.</summary>
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Trust Redis only while it carries token-service's <see cref="SessionRevocation.CompleteKey"/> (default).
+    /// Off only where no token-service shares the Redis (a service's tests on their own).
+    /// </summary>
+    public bool RequireCompleteMarker { get; set; } = true;
+
     /// <summary>What a 503 tells the client to wait (<c>Retry-After</c>).</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
 }
@@ -71,13 +77,13 @@ public sealed class RevocationOptions
 /// </summary>
 public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedService
 {
-    private static readonly ResiliencePropertyKey<(string Sid, string Sub)> SessionKey = new("session");
+    private static readonly ResiliencePropertyKey<(string Sid, string Sub, bool RequireComplete)> SessionKey = new("session");
 
     private readonly ConcurrentDictionary<string, string> _cleanSessions = new(StringComparer.Ordinal); // sid -> sub
     private readonly IConnectionMultiplexer _redis;
     private readonly RevocationOptions _options;
     private readonly ILogger<RevocationCache> _logger;
-    private readonly ResiliencePipeline<bool> _pipeline;
+    private readonly ResiliencePipeline<RevocationState> _pipeline;
     private readonly CircuitBreakerStateProvider _circuit = new();
     private long _epoch;
     private volatile bool _trusted;
@@ -87,15 +93,15 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
         _redis = redis;
         _options = options.Value;
         _logger = logger;
-        _pipeline = new ResiliencePipelineBuilder<bool>()
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<bool>
+        _pipeline = new ResiliencePipelineBuilder<RevocationState>()
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<RevocationState>
             {
                 FailureRatio = 0.5,
                 MinimumThroughput = 2,
                 SamplingDuration = TimeSpan.FromSeconds(5),
                 BreakDuration = _options.BreakDuration,
                 StateProvider = _circuit,
-                ShouldHandle = new PredicateBuilder<bool>().Handle<RedisException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>(),
+                ShouldHandle = new PredicateBuilder<RevocationState>().Handle<RedisException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>(),
                 OnOpened = args => { LogCircuitOpened(args.BreakDuration.TotalMilliseconds); return default; },
                 OnClosed = _ => { LogCircuitClosed(); return default; },
             })
@@ -120,23 +126,28 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
             return RevocationState.Active;
         }
         var epoch = Interlocked.Read(ref _epoch);
-        bool revoked;
+        RevocationState state;
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
-            context.Properties.Set(SessionKey, (sid, sub));
-            revoked = await _pipeline.ExecuteAsync(static async (ctx, redis) =>
+            context.Properties.Set(SessionKey, (sid, sub, _options.RequireCompleteMarker));
+            state = await _pipeline.ExecuteAsync(static async (ctx, redis) =>
             {
                 // A disconnected multiplexer would queue the command until its 5 s timeout: fail now instead.
                 if (!redis.IsConnected)
                 {
                     throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "not connected");
                 }
-                var (sid, sub) = ctx.Properties.GetValue(SessionKey, default);
-                var values = await redis.GetDatabase().StringGetAsync([SessionRevocation.SidKey(sid), SessionRevocation.SubKey(sub)])
+                var (sid, sub, requireComplete) = ctx.Properties.GetValue(SessionKey, default);
+                var values = await redis.GetDatabase().StringGetAsync([SessionRevocation.SidKey(sid), SessionRevocation.SubKey(sub), SessionRevocation.CompleteKey])
                     .WaitAsync(ctx.CancellationToken);
                 long? subRevokedAt = values[1].HasValue && long.TryParse(values[1].ToString(), out var ms) ? ms : null;
-                return SessionRevocation.IsRevoked(values[0].HasValue, subRevokedAt, SessionRevocation.SessionCreatedMs(sid));
+                if (SessionRevocation.IsRevoked(values[0].HasValue, subRevokedAt, SessionRevocation.SessionCreatedMs(sid)))
+                {
+                    return RevocationState.Revoked;
+                }
+                // Redis answers but lost its revocations (restarted empty) and token-service has not restored them yet.
+                return requireComplete && !values[2].HasValue ? RevocationState.Unknown : RevocationState.Active;
             }, context, _redis);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or TimeoutRejectedException or BrokenCircuitException)
@@ -151,7 +162,7 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
         {
             ResilienceContextPool.Shared.Return(context);
         }
-        if (!revoked && _trusted && Interlocked.Read(ref _epoch) == epoch)
+        if (state == RevocationState.Active && _trusted && Interlocked.Read(ref _epoch) == epoch)
         {
             if (_cleanSessions.Count >= _options.MaxCachedSessions)
             {
@@ -159,7 +170,7 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
             }
             _cleanSessions[sid] = sub;
         }
-        return revoked ? RevocationState.Revoked : RevocationState.Active;
+        return state;
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -12,6 +12,13 @@ public static class SessionRevocation
 
     public static string SidKey(string sid) => "revoked:sid:" + sid;
 
+    /// <summary>
+    /// Written by token-service (no expiry) once Redis holds every revocation of its record. Absent means Redis
+    /// lost them (it restarted empty, or failed over) and token-service has not put them back yet: until then
+    /// a check cannot tell, and says so (<see cref="RevocationState.Unknown"/>) instead of "not revoked".
+    /// </summary>
+    public const string CompleteKey = "revocations:complete";
+
     public static string SubKey(string sub) => "revoked:sub:" + sub;
 
     public static string SidMessage(string sid) => "sid:" + sid;

@@ -63,6 +63,8 @@ public sealed class SessionRevocationWriter(IConnectionMultiplexer redis)
             writes.Add(batch.StringSetAsync(SessionRevocation.SidKey(sid), "1", ttl));
             writes.Add(batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SidMessage(sid)));
         }
+        // Last in the batch (one connection, in order): Redis now holds the whole record again.
+        writes.Add(batch.StringSetAsync(SessionRevocation.CompleteKey, "1"));
         batch.Execute();
         await Task.WhenAll(writes);
     }
