@@ -77,7 +77,7 @@ public sealed class RevocationOptions
 /// </summary>
 public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedService
 {
-    private static readonly ResiliencePropertyKey<(string Sid, string Sub, bool RequireComplete)> SessionKey = new("session");
+    private static readonly ResiliencePropertyKey<(string Sid, string Sub, long RequiredCompleteMs)> SessionKey = new("session");
 
     private readonly ConcurrentDictionary<string, string> _cleanSessions = new(StringComparer.Ordinal); // sid -> sub
     private readonly IConnectionMultiplexer _redis;
@@ -85,6 +85,13 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
     private readonly ILogger<RevocationCache> _logger;
     private readonly ResiliencePipeline<RevocationState> _pipeline;
     private readonly CircuitBreakerStateProvider _circuit = new();
+    private readonly CircuitBreakerManualControl _control = new();
+    private long _openUntilTicks; // when an open circuit would let its next trial through
+
+    // How recent token-service's "complete" marker must be: after this service lost Redis at time T, a revocation
+    // made meanwhile may not be in Redis yet, so only a marker written after T (a replay or token-service's
+    // heartbeat, which stops while it has revocations Redis lacks) makes "no key" mean "not revoked" again.
+    private long _requiredCompleteMs;
     private long _epoch;
     private volatile bool _trusted;
 
@@ -101,15 +108,30 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
                 SamplingDuration = TimeSpan.FromSeconds(5),
                 BreakDuration = _options.BreakDuration,
                 StateProvider = _circuit,
+                ManualControl = _control,
                 ShouldHandle = new PredicateBuilder<RevocationState>().Handle<RedisException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>(),
-                OnOpened = args => { LogCircuitOpened(args.BreakDuration.TotalMilliseconds); return default; },
+                OnOpened = args =>
+                {
+                    Interlocked.Exchange(ref _openUntilTicks, (DateTimeOffset.UtcNow + args.BreakDuration).UtcTicks);
+                    LogCircuitOpened(args.BreakDuration.TotalMilliseconds);
+                    return default;
+                },
                 OnClosed = _ => { LogCircuitClosed(); return default; },
             })
             .AddTimeout(_options.Timeout)
             .Build();
     }
 
-    public bool IsAvailable => _redis.IsConnected && _circuit.CircuitState is CircuitState.Closed or CircuitState.HalfOpen;
+    /// <summary>
+    /// An open circuit only turns half-open when a check runs; a service that issues tokens without checking any
+    /// (token-service at sign-in) must not wait for one, so an open circuit past its break counts as available.
+    /// </summary>
+    public bool IsAvailable => _redis.IsConnected && _circuit.CircuitState switch
+    {
+        CircuitState.Closed or CircuitState.HalfOpen => true,
+        CircuitState.Open => DateTimeOffset.UtcNow.UtcTicks >= Interlocked.Read(ref _openUntilTicks),
+        _ => false,
+    };
 
     public async ValueTask<bool> IsRevokedAsync(string sid, string sub, CancellationToken cancellationToken) =>
         await CheckAsync(sid, sub, cancellationToken) switch
@@ -130,7 +152,7 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
-            context.Properties.Set(SessionKey, (sid, sub, _options.RequireCompleteMarker));
+            context.Properties.Set(SessionKey, (sid, sub, _options.RequireCompleteMarker ? Interlocked.Read(ref _requiredCompleteMs) : -1));
             state = await _pipeline.ExecuteAsync(static async (ctx, redis) =>
             {
                 // A disconnected multiplexer would queue the command until its 5 s timeout: fail now instead.
@@ -138,7 +160,7 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
                 {
                     throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "not connected");
                 }
-                var (sid, sub, requireComplete) = ctx.Properties.GetValue(SessionKey, default);
+                var (sid, sub, requiredCompleteMs) = ctx.Properties.GetValue(SessionKey, default);
                 var values = await redis.GetDatabase().StringGetAsync([SessionRevocation.SidKey(sid), SessionRevocation.SubKey(sub), SessionRevocation.CompleteKey])
                     .WaitAsync(ctx.CancellationToken);
                 long? subRevokedAt = values[1].HasValue && long.TryParse(values[1].ToString(), out var ms) ? ms : null;
@@ -146,8 +168,13 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
                 {
                     return RevocationState.Revoked;
                 }
-                // Redis answers but lost its revocations (restarted empty) and token-service has not restored them yet.
-                return requireComplete && !values[2].HasValue ? RevocationState.Unknown : RevocationState.Active;
+                // Redis answers, but may lack revocations (it restarted empty, or this service was cut off while
+                // revocations were made) and token-service has not confirmed it holds them all again.
+                if (requiredCompleteMs >= 0 && !(values[2].HasValue && long.TryParse(values[2].ToString(), out var completeMs) && completeMs >= requiredCompleteMs))
+                {
+                    return RevocationState.Unknown;
+                }
+                return RevocationState.Active;
             }, context, _redis);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or TimeoutRejectedException or BrokenCircuitException)
@@ -175,10 +202,16 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _redis.ConnectionFailed += (_, _) => Distrust();
+        _redis.ConnectionFailed += (_, _) =>
+        {
+            Interlocked.Exchange(ref _requiredCompleteMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            Distrust();
+        };
         _redis.ConnectionRestored += (_, _) =>
         {
             Distrust();
+            // Redis is back: ask it on the next check instead of waiting out the break.
+            _ = _control.CloseAsync(CancellationToken.None);
             // Re-subscription follows the restore; trust the cache again once that has had time to happen.
             _ = Task.Delay(TimeSpan.FromSeconds(1)).ContinueWith(_ => { if (_redis.IsConnected) { _trusted = true; } }, TaskScheduler.Default);
         };

@@ -31,6 +31,9 @@ public sealed partial class RevocationDelivery(
 
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How often the "complete as of" marker moves forward while nothing is pending.</summary>
+    private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(1);
+
     private readonly SemaphoreSlim _signal = new(0);
 
     // Sub-wide revocations ("all sessions of a user, also one being opened right now") that have not landed.
@@ -104,14 +107,35 @@ public sealed partial class RevocationDelivery(
                     Interlocked.Exchange(ref _pending, 1);
                 }
             }
+            else if (!Pending && redis.IsConnected)
+            {
+                await HeartbeatAsync();
+            }
             try
             {
-                await _signal.WaitAsync(Pending ? RetryInterval : TimeSpan.FromSeconds(30), stoppingToken);
+                await _signal.WaitAsync(Pending ? RetryInterval : HeartbeatInterval, stoppingToken);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Nothing pending: every revocation committed more than a write budget ago is in Redis (a slower write would
+    /// have failed and made one pending), so the marker may say so.
+    /// </summary>
+    private async Task HeartbeatAsync()
+    {
+        var asOf = clock.GetUtcNow() - WriteBudget;
+        try
+        {
+            await writer.MarkCompleteAsync(asOf.ToUnixTimeMilliseconds()).WaitAsync(WriteBudget);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Redis is going away; its return triggers a replay, which writes the marker.
         }
     }
 
@@ -121,7 +145,7 @@ public sealed partial class RevocationDelivery(
         var subjects = _subjects.ToArray(); // taken before tokendb is read: a later one marks pending again
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
-        var now = clock.GetUtcNow();
+        var now = clock.GetUtcNow(); // before tokendb is read: everything committed before it is in the replay
         var since = now - lifetime;
         var revoked = await db.Sessions.AsNoTracking()
             .Where(s => s.RevokedAt > since)
@@ -130,7 +154,7 @@ public sealed partial class RevocationDelivery(
         var nowMs = now.ToUnixTimeMilliseconds();
         var sessionKeys = revoked.Select(s => (s.Id.ToString(), Remaining(lifetime - (now - s.RevokedAt!.Value)))).ToList();
         var subjectKeys = subjects.Select(s => (s.Key, s.Value, Remaining(lifetime - TimeSpan.FromMilliseconds(nowMs - s.Value)))).ToList();
-        await writer.RestoreAsync(sessionKeys, subjectKeys).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+        await writer.RestoreAsync(sessionKeys, subjectKeys, nowMs).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
         foreach (var (sub, ms) in subjects)
         {
             _subjects.TryRemove(new KeyValuePair<string, long>(sub, ms));
