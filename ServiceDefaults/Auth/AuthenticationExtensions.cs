@@ -1,8 +1,10 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -68,6 +70,17 @@ public static class AuthenticationExtensions
         builder.Services.AddSingleton<RevocationCache>();
         builder.Services.AddSingleton<ISessionRevocationCheck>(sp => sp.GetRequiredService<RevocationCache>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RevocationCache>());
+        if (options.Revocation.FailOpen)
+        {
+            // Requests do not fail without Redis then: its outage is absorbed, readiness says Degraded (200).
+            builder.Services.PostConfigure<HealthCheckServiceOptions>(health =>
+            {
+                foreach (var registration in health.Registrations.Where(r => r.Name == "redis"))
+                {
+                    registration.FailureStatus = HealthStatus.Degraded;
+                }
+            });
+        }
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(jwt =>
         {
@@ -92,7 +105,7 @@ public static class AuthenticationExtensions
                 NameClaimType = PlatformClaims.Subject,
                 RoleClaimType = PlatformClaims.Roles,
             };
-            jwt.Events = new JwtBearerEvents { OnTokenValidated = RejectRevokedSessionsAsync };
+            jwt.Events = new JwtBearerEvents { OnTokenValidated = RejectRevokedSessionsAsync, OnChallenge = RevocationUnavailable.ChallengeAsync };
         });
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(PlatformClaims.AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole(PlatformClaims.AdminRole));
@@ -102,7 +115,8 @@ public static class AuthenticationExtensions
     private static async Task RejectRevokedSessionsAsync(TokenValidatedContext context)
     {
         var services = context.HttpContext.RequestServices;
-        if (!services.GetRequiredService<IOptions<RevocationOptions>>().Value.Enabled)
+        var revocation = services.GetRequiredService<IOptions<RevocationOptions>>().Value;
+        if (!revocation.Enabled)
         {
             return;
         }
@@ -115,9 +129,26 @@ public static class AuthenticationExtensions
             return;
         }
         // Tokens without a session are client-credentials tokens (short-lived, no sign-in to revoke).
-        if (sid is not null && await services.GetRequiredService<ISessionRevocationCheck>().IsRevokedAsync(sid, sub, context.HttpContext.RequestAborted))
+        if (sid is null)
         {
-            context.Fail("session revoked");
+            return;
+        }
+        switch (await services.GetRequiredService<ISessionRevocationCheck>().CheckAsync(sid, sub, context.HttpContext.RequestAborted))
+        {
+            case RevocationState.Revoked:
+                context.Fail("session revoked");
+                break;
+            case RevocationState.Unknown when revocation.FailOpen:
+                break;
+            case RevocationState.Unknown when context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<AllowUncheckedRevocationAttribute>() is not null:
+                // Ending a session is safe whatever its state: the handler may act on the signature and sid alone.
+                RevocationUnavailable.MarkUnchecked(context.HttpContext);
+                break;
+            case RevocationState.Unknown:
+                // "Could not check" is not "revoked": the challenge answers 503 with Retry-After, not 401.
+                RevocationUnavailable.MarkUnavailable(context.HttpContext);
+                context.Fail("revocation store unavailable");
+                break;
         }
     }
 }

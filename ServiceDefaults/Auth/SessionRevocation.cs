@@ -12,6 +12,15 @@ public static class SessionRevocation
 
     public static string SidKey(string sid) => "revoked:sid:" + sid;
 
+    /// <summary>
+    /// Unix ms T, written by token-service (no expiry): Redis holds every revocation committed before T. Written
+    /// after each replay of tokendb's record and every second while nothing is pending. Absent means Redis lost
+    /// them (restarted empty, failed over) and token-service has not put them back; a service that lost Redis
+    /// at time F trusts "no key" again only once T ≥ F. Until then a check says it cannot tell
+    /// (<see cref="RevocationState.Unknown"/>) instead of "not revoked".
+    /// </summary>
+    public const string CompleteKey = "revocations:complete";
+
     public static string SubKey(string sub) => "revoked:sub:" + sub;
 
     public static string SidMessage(string sid) => "sid:" + sid;

@@ -39,4 +39,41 @@ public sealed class SessionRevocationWriter(IConnectionMultiplexer redis)
         batch.Execute();
         await Task.WhenAll(writes);
     }
+
+    private static readonly LuaScript RaiseMarker = LuaScript.Prepare(
+        "local v = redis.call('GET', @key) if (not v) or (tonumber(v) or 0) < tonumber(@value) then redis.call('SET', @key, @value) end return 1");
+
+    /// <summary>Moves the "complete as of" marker forward (never back): every revocation committed before <paramref name="asOfMs"/> is in Redis.</summary>
+    public Task MarkCompleteAsync(long asOfMs) =>
+        redis.GetDatabase().ScriptEvaluateAsync(RaiseMarker, new { key = (RedisKey)SessionRevocation.CompleteKey, value = asOfMs });
+
+    // Never lowers a subject's revocation time: a replayed older one must not undo a newer one written live.
+    private static readonly LuaScript RaiseSubject = LuaScript.Prepare(
+        "local v = redis.call('GET', @key) if (not v) or tonumber(v) < tonumber(@value) then redis.call('SET', @key, @value, 'PX', @ttl) end return 1");
+
+    /// <summary>
+    /// Writes revocations again from the durable record (token-service's tokendb), each key with what is left of
+    /// its lifetime, and announces them on the channel so no cache keeps a session it filled meanwhile. Idempotent.
+    /// </summary>
+    public async Task RestoreAsync(
+        IReadOnlyCollection<(string Sid, TimeSpan Ttl)> sessions, IReadOnlyCollection<(string Sub, long RevokedAtMs, TimeSpan Ttl)> subjects, long completeAsOfMs)
+    {
+        var db = redis.GetDatabase();
+        var batch = db.CreateBatch();
+        var writes = new List<Task>();
+        foreach (var (sub, revokedAtMs, ttl) in subjects)
+        {
+            writes.Add(batch.ScriptEvaluateAsync(RaiseSubject, new { key = (RedisKey)SessionRevocation.SubKey(sub), value = revokedAtMs, ttl = (long)ttl.TotalMilliseconds }));
+            writes.Add(batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SubMessage(sub, revokedAtMs)));
+        }
+        foreach (var (sid, ttl) in sessions)
+        {
+            writes.Add(batch.StringSetAsync(SessionRevocation.SidKey(sid), "1", ttl));
+            writes.Add(batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SidMessage(sid)));
+        }
+        // Last in the batch (one connection, in order): Redis now holds the whole record again.
+        writes.Add(batch.ScriptEvaluateAsync(RaiseMarker, new { key = (RedisKey)SessionRevocation.CompleteKey, value = completeAsOfMs }));
+        batch.Execute();
+        await Task.WhenAll(writes);
+    }
 }

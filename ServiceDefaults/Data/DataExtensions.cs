@@ -67,6 +67,9 @@ public static class DataExtensions
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
         options.ClientName = builder.Environment.ApplicationName;
+        // Reconnect attempts every 500 ms, not the default exponential back-off (up to 10 s between attempts
+        // after a long outage): readiness and the revocation check recover within about a second of Redis's return.
+        options.ReconnectRetryPolicy = new LinearRetry(500);
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options));
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             connectionName,

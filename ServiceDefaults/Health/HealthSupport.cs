@@ -9,7 +9,11 @@ public static class HealthTags
     /// <summary>Liveness: the process answers. Only these run for <c>/alive</c>.</summary>
     public const string Live = "live";
 
-    /// <summary>Readiness: a dependency (database, Redis, broker) is reachable.</summary>
+    /// <summary>
+    /// Readiness: can the service serve? A dependency without which requests fail (the service's database;
+    /// Redis where the revocation check fails closed) reports Unhealthy (503); one whose outage the design
+    /// absorbs (RabbitMQ behind the outbox; Redis with <c>Auth:Revocation:FailOpen</c>) reports Degraded (200).
+    /// </summary>
     public const string Ready = "ready";
 }
 

@@ -13,6 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SecurePlatform.ServiceDefaults.Health;
 
 namespace SecurePlatform.ServiceDefaults.Security;
 
@@ -48,7 +49,13 @@ public static class SecurityDefaults
         // Same behaviour in every environment: a bad request is a 400 problem, never an exception page.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
         builder.Services.Configure<ExceptionHandlerOptions>(o =>
-            o.StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+            o.StatusCodeSelector = ex => ex switch
+            {
+                BadHttpRequestException bad => bad.StatusCode,
+                // The database (or the revocation store) is away: 503 with Retry-After, like every other outage answer.
+                _ when DependencyOutage.IsOutage(ex) => StatusCodes.Status503ServiceUnavailable,
+                _ => StatusCodes.Status500InternalServerError,
+            });
 
         builder.Services.AddHsts(hsts =>
         {
@@ -165,7 +172,18 @@ public static class ProblemDetailsPolicy
         var problem = context.ProblemDetails;
         problem.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
         problem.Instance = null;
-        if (problem.Status >= 500)
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            // A dependency outage: say so (the client should retry), but nothing about which one or why.
+            problem.Title = DependencyOutage.Title;
+            problem.Detail = DependencyOutage.Detail;
+            DependencyOutage.SetRetryAfter(context.HttpContext);
+            foreach (var key in problem.Extensions.Keys.Where(k => k != "traceId").ToList())
+            {
+                problem.Extensions.Remove(key);
+            }
+        }
+        else if (problem.Status >= 500)
         {
             problem.Title = "An unexpected error occurred.";
             problem.Detail = null;

@@ -17,7 +17,7 @@ var seconds = Option("--seconds", 5);
 var redisPid = Option("--redis-pid", 0);
 
 using var redis = await ConnectionMultiplexer.ConnectAsync(connection);
-var cache = new RevocationCache(redis, Options.Create(new RevocationOptions()), NullLogger<RevocationCache>.Instance);
+var cache = new RevocationCache(redis, Options.Create(new RevocationOptions { RequireCompleteMarker = false }), NullLogger<RevocationCache>.Instance);
 await cache.StartAsync(CancellationToken.None);
 
 var seen = Guid.CreateVersion7().ToString();

@@ -67,6 +67,13 @@ public class FaultJourneyTests(FaultPlatformFixture fault)
         Assert.Equal(2, events.Count(e => e.Type() == "LoginFailed"));
     }
 
+    private static async Task<(bool, TimeSpan)> TimedAsync(Func<Task> action)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await action();
+        return (true, clock.Elapsed);
+    }
+
     [Fact]
     public async Task With_rabbitmq_stopped_logins_work_and_their_events_arrive_exactly_once_when_it_returns()
     {
@@ -79,14 +86,16 @@ public class FaultJourneyTests(FaultPlatformFixture fault)
         fault.Infra.Down("rabbitmq");
         try
         {
-            await LoginFiveTimesAsync(user);
+            var (_, took) = await TimedAsync(() => LoginFiveTimesAsync(user));
+            OutageProbe.Record("rabbitmq", "5 logins (3 good, 2 bad) during the outage", $"all as expected, {took.TotalMilliseconds:0} ms");
         }
         finally
         {
             fault.Infra.Up("rabbitmq");
         }
 
-        await ExactlyTheLoginEventsArriveAsync(admin, sub, TimeSpan.FromSeconds(90));
+        var (_, arrived) = await TimedAsync(() => ExactlyTheLoginEventsArriveAsync(admin, sub, TimeSpan.FromSeconds(90)));
+        OutageProbe.Record("rabbitmq", "events after the broker returned", $"6 of 6, each once (lost 0, doubled 0); all in within {arrived.TotalMilliseconds - 2000:0} ms");
     }
 
     [Fact]
@@ -101,13 +110,18 @@ public class FaultJourneyTests(FaultPlatformFixture fault)
         await P.StopAsync("Audit.Api");
         try
         {
-            await LoginFiveTimesAsync(user);
+            var (_, took) = await TimedAsync(() => LoginFiveTimesAsync(user));
+            OutageProbe.Record("audit-service", "5 logins (3 good, 2 bad) while it is stopped", $"all as expected, {took.TotalMilliseconds:0} ms");
         }
         finally
         {
-            await P.StartAgainAsync("Audit.Api");
+            var (_, started) = await TimedAsync(() => P.StartAgainAsync("Audit.Api"));
+            OutageProbe.Record("audit-service", "restart until /alive", $"{started.TotalMilliseconds:0} ms");
         }
+        var healthy = await OutageProbe.UntilAllHealthyAsync(P, TimeSpan.FromSeconds(60));
+        OutageProbe.Record("audit-service", "time to Healthy after /alive", OutageProbe.Format(healthy));
 
-        await ExactlyTheLoginEventsArriveAsync(admin, sub, TimeSpan.FromSeconds(60));
+        var (_, arrived) = await TimedAsync(() => ExactlyTheLoginEventsArriveAsync(admin, sub, TimeSpan.FromSeconds(60)));
+        OutageProbe.Record("audit-service", "events after it returned", $"6 of 6, each once (lost 0, doubled 0); all in within {arrived.TotalMilliseconds - 2000:0} ms");
     }
 }

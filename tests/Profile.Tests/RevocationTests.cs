@@ -59,7 +59,7 @@ public class RevocationTests(ProfileFactory profile) : IClassFixture<ProfileFact
     }
 
     [Theory]
-    [InlineData(false, HttpStatusCode.Unauthorized)]
+    [InlineData(false, HttpStatusCode.ServiceUnavailable)] // "could not check" is not "revoked" (issue 16)
     [InlineData(true, HttpStatusCode.OK)]
     public async Task When_redis_cannot_be_asked_the_check_fails_closed_unless_configured_open(bool failOpen, HttpStatusCode expected)
     {

@@ -28,6 +28,8 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             ["ConnectionStrings:redis"] = infra?["redis"] ?? TestEnvironment.ConnectionString("redis"),
             ["ConnectionStrings:rabbitmq"] = infra?["rabbitmq"] ?? TestEnvironment.ConnectionString("rabbitmq"),
             ["Logging:LogLevel:Default"] = "Warning",
+            // No token-service replays revocations into this Redis for a service tested on its own.
+            ["Auth:Revocation:RequireCompleteMarker"] = "false",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -8,6 +8,7 @@ using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Health;
 using SecurePlatform.Token.Infrastructure;
 using SecurePlatform.Token.Model;
 using SecurePlatform.Token.Services;
@@ -31,9 +32,18 @@ public static class TokenApi
     }
 
     internal static async Task<IResult> ExchangeAsync(
-        HttpContext http, SessionService sessions, SessionPolicy policy, IOpenIddictApplicationManager applications, IOptions<TokenOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+        HttpContext http, SessionService sessions, SessionPolicy policy, IOpenIddictApplicationManager applications, IOptions<TokenOptions> options, TimeProvider clock,
+        ISessionRevocationCheck revocation, IOptions<RevocationOptions> revocationOptions, CancellationToken cancellationToken)
     {
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict request.");
+        // A session's tokens are only worth issuing when services can check them: while the revocation store is
+        // away (and the check fails closed) every service would refuse them, so say "later" instead (503,
+        // Retry-After). The refresh token is not redeemed, so the client retries with the same one.
+        if ((request.GrantType == Protocol.SignInGrant.GrantType || request.IsRefreshTokenGrantType())
+            && revocationOptions.Value is { Enabled: true, FailOpen: false } && !revocation.IsAvailable)
+        {
+            return TemporarilyUnavailable(http, revocationOptions.Value.RetryAfter);
+        }
         if (request.GrantType == Protocol.SignInGrant.GrantType)
         {
             return await SignInAsync(request, http, sessions, policy, applications, options.Value, cancellationToken);
@@ -169,6 +179,16 @@ public static class TokenApi
             [PlatformClaims.Roles] = ArrayClaim(principal, PlatformClaims.Roles),
             [PlatformClaims.Amr] = ArrayClaim(principal, PlatformClaims.Amr),
         });
+    }
+
+    /// <summary>RFC 6749's <c>temporarily_unavailable</c>, as 503 with <c>Retry-After</c>.</summary>
+    private static IResult TemporarilyUnavailable(HttpContext http, TimeSpan retryAfter)
+    {
+        DependencyOutage.SetRetryAfter(http, retryAfter);
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Json(
+            new Dictionary<string, string> { [Parameters.Error] = Errors.TemporarilyUnavailable, [Parameters.ErrorDescription] = "Tokens cannot be issued right now. Try again in a moment." },
+            statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
     private static IResult Error(string error, string description) => Results.Forbid(

@@ -2,13 +2,14 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using SecurePlatform.ServiceDefaults.Health;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using SecurePlatform.Contracts;
 using OpenTelemetry.Metrics;
 using SecurePlatform.ServiceDefaults.Auth;
-using SecurePlatform.ServiceDefaults.Health;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.Token.Infrastructure;
 using SecurePlatform.Token.IntegrationEvents;
@@ -55,6 +56,11 @@ public static class Extensions
         }
         builder.AddDefaultAuthentication();
         builder.Services.AddSingleton<SessionRevocationWriter>();
+        builder.Services.AddSingleton<RevocationDelivery>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RevocationDelivery>());
+        // Degraded (200) while a revocation is committed but not yet in Redis: token-service still serves.
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "revocations", sp => sp.GetRequiredService<RevocationDelivery>(), HealthStatus.Degraded, [HealthTags.Ready]));
         builder.Services.AddSingleton(sp => SessionPolicy.From(sp.GetRequiredService<IOptions<TokenOptions>>().Value));
         builder.Services.AddScoped<SessionService>();
 

@@ -11,19 +11,18 @@ namespace SecurePlatform.Token.Services;
 
 /// <summary>
 /// token-service owns sessions: opens them at sign-in, rotates their refresh token (detecting reuse),
-/// lists and revokes them. Every revocation is committed in tokendb first, then written to Redis where every
-/// service's revocation check reads it.
+/// lists and revokes them. Every revocation is committed in tokendb first — that commit is what the caller's
+/// answer stands on, and it kills the refresh token at once — then handed to <see cref="RevocationDelivery"/>,
+/// which gets it into Redis (where every service's check reads it) now or, if Redis is away, as soon as it returns.
 /// </summary>
 public sealed class SessionService(
     TokenDbContext db,
-    SessionRevocationWriter revocations,
+    RevocationDelivery revocations,
     OutboxSignal outboxSignal,
     SessionPolicy policy,
-    IOptions<TokenOptions> options,
     TimeProvider clock)
 {
     public const string SourceService = Protocol.Services.Token;
-    private readonly TokenOptions _options = options.Value;
 
     public async Task<Session> OpenAsync(
         string subject, string clientId, string[] amr, string[] roles, string? ip, string? userAgent, HttpContext http, string actor, CancellationToken cancellationToken)
@@ -136,13 +135,23 @@ public sealed class SessionService(
         if (keep is null)
         {
             // Also covers a session being opened right now, which the list above cannot see yet.
-            await revocations.RevokeSubjectAsync(subject, sids, now.ToUnixTimeMilliseconds(), _options.RevocationKeyLifetime);
+            await revocations.DeliverSubjectAsync(subject, sids, now.ToUnixTimeMilliseconds());
         }
         else
         {
-            await revocations.RevokeSessionsAsync(sids, _options.RevocationKeyLifetime);
+            await revocations.DeliverSessionsAsync(sids);
         }
         return sessions.Count;
+    }
+
+    /// <summary>tokendb's own answer: is <paramref name="sid"/> a usable session of <paramref name="subject"/>? (For when Redis cannot be asked.)</summary>
+    public Task<bool> IsActiveAsync(Guid sid, string subject, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        return db.Sessions.FromSqlRaw(
+                $"SELECT * FROM sessions WHERE id = @sid AND subject = @subject AND {SessionPolicy.UsableSql}",
+                Parameter("sid", sid), Parameter("subject", subject), Parameter("now", now), Parameter("idle_cutoff", policy.IdleCutoff(now)))
+            .AnyAsync(cancellationToken);
     }
 
     public Task<List<Session>> ListActiveAsync(string subject, CancellationToken cancellationToken)
@@ -165,7 +174,7 @@ public sealed class SessionService(
             db.AddIntegrationEvent(new SessionRevoked { SessionId = session.Id.ToString(), Reason = reason }.Stamp(SourceService, http, actor, session.Subject));
         }
         await db.SaveChangesAsync(cancellationToken);
-        // Written even when tokendb already had it revoked: a retry after a Redis failure must still land.
-        await revocations.RevokeSessionsAsync([session.Id.ToString()], _options.RevocationKeyLifetime);
+        // Delivered even when tokendb already had it revoked: a retry by the client must still land.
+        await revocations.DeliverSessionsAsync([session.Id.ToString()]);
     }
 }
