@@ -12,7 +12,11 @@ public class FaultTests
     {
         const string name = "stopped";
         // First start declares the durable queue and its bindings, then the service goes away.
-        await (await new AuditHost(name).StartAsync()).DisposeAsync();
+        var first = await new AuditHost(name).StartAsync();
+        var queue = first.QueueName;
+        await first.DisposeAsync();
+        // "Stopped" means the broker no longer delivers to it: a consumer still attached would take the events early.
+        await Eventually.HoldsAsync(async () => await RabbitQueue.ConsumerCountAsync(queue) == 0, TimeSpan.FromSeconds(30), "the stopped service's consumer is gone");
 
         var subject = "u-" + Guid.NewGuid().ToString("N");
         var events = Enumerable.Range(0, 200)
