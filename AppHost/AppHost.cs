@@ -22,9 +22,11 @@ var token = builder.AddProject<Projects.Token_Api>("token-service")
 token.WithEnvironment("Token__Issuer", token.GetEndpoint("http"))
     .WithEnvironment("Auth__Authority", token.GetEndpoint("http"));
 
+// The others reference token-service (discovery) but need not wait for it: none calls it while starting, so
+// the four start side by side.
 builder.AddProject<Projects.Auth_Api>("auth-service")
     .WithInfrastructure(infra.AuthDb, infra)
-    .WithReference(token).WaitFor(token)
+    .WithReference(token)
     .WithEnvironment("TokenService__ClientSecret", authClientSecret)
     .WithEnvironment("Bootstrap__AdminEmail", adminEmail)
     .WithEnvironment("Bootstrap__AdminPassword", adminPassword)
@@ -33,12 +35,12 @@ builder.AddProject<Projects.Auth_Api>("auth-service")
 
 builder.AddProject<Projects.Audit_Api>("audit-service")
     .WithInfrastructure(infra.AuditDb, infra)
-    .WithReference(token).WaitFor(token)
+    .WithReference(token)
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.Profile_Api>("profile-service")
     .WithInfrastructure(infra.ProfileDb, infra)
-    .WithReference(token).WaitFor(token)
+    .WithReference(token)
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
 
