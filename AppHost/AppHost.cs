@@ -8,7 +8,7 @@ var infra = builder.AddInfrastructure();
 // mode (or given as Parameters__<name>), asked for (never written to the output) when publishing.
 var authClientSecret = builder.AddParameter("auth-client-secret", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 var clientSecretHashKey = builder.AddParameter("client-secret-hash-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
-var adminEmail = builder.AddParameter("bootstrap-admin-email", "admin@secureplatform.local");
+var adminEmail = builder.AddParameter("bootstrap-admin-email", builder.Configuration["Parameters:bootstrap-admin-email"] ?? "admin@secureplatform.local");
 var adminPassword = builder.AddParameter("bootstrap-admin-password", new GenerateParameterDefault { MinLength = 20 }, secret: true, persist: true);
 
 var token = builder.AddProject<Projects.Token_Api>("token-service")
