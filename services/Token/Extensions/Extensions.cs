@@ -27,8 +27,8 @@ public static class Extensions
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
 
-        builder.AddNpgsqlDbContext<TokenDbContext>("tokendb");
-        builder.AddRedis();
+        builder.AddPlatformDbContext<TokenDbContext>("tokendb");
+        builder.AddPlatformRedis();
         builder.AddMessaging(bus =>
         {
             bus.AddIntegrationEventConsumer<PasswordChangedConsumer>();
