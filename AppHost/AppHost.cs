@@ -1,38 +1,32 @@
+using SecurePlatform.AppHost.Extensions;
+
 var builder = DistributedApplication.CreateBuilder(args);
 
-// Secrets are parameters: generated once and kept in the AppHost's user secrets in run mode,
-// asked for (never written to the output) when publishing.
-var postgresPassword = builder.AddParameter("postgres-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true, persist: true);
-var rabbitPassword = builder.AddParameter("rabbitmq-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true, persist: true);
+var infra = builder.AddInfrastructure();
+
+// The platform's own secrets are parameters: generated once and kept in the AppHost's user secrets in run
+// mode (or given as Parameters__<name>), asked for (never written to the output) when publishing.
 var authClientSecret = builder.AddParameter("auth-client-secret", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 var clientSecretHashKey = builder.AddParameter("client-secret-hash-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
-var adminEmail = builder.AddParameter("bootstrap-admin-email", "admin@secureplatform.local");
+var adminEmail = builder.AddParameter("bootstrap-admin-email", builder.Configuration["Parameters:bootstrap-admin-email"] ?? "admin@secureplatform.local");
 var adminPassword = builder.AddParameter("bootstrap-admin-password", new GenerateParameterDefault { MinLength = 20 }, secret: true, persist: true);
 
-var postgres = builder.AddPostgres("postgres", password: postgresPassword).WithDataVolume();
-var authDb = postgres.AddDatabase("authdb");
-var tokenDb = postgres.AddDatabase("tokendb");
-var auditDb = postgres.AddDatabase("auditdb");
-var profileDb = postgres.AddDatabase("profiledb");
-var redis = builder.AddRedis("redis");
-var rabbitmq = builder.AddRabbitMQ("rabbitmq", password: rabbitPassword).WithManagementPlugin();
-
 var token = builder.AddProject<Projects.Token_Api>("token-service")
-    .WithReference(tokenDb).WaitFor(tokenDb)
-    .WithReference(redis).WaitFor(redis)
-    .WithReference(rabbitmq).WaitFor(rabbitmq)
+    .WithInfrastructure(infra.TokenDb, infra)
     .WithEnvironment("Clients__auth-service__Secret", authClientSecret)
     .WithEnvironment("Token__ClientSecretHashKey", clientSecretHashKey)
     .WithHttpHealthCheck("/health");
 
-// token-service validates its own access tokens (sessions API); a project gets no discovery entry for itself.
-token.WithEnvironment("Auth__Authority", token.GetEndpoint("http"));
+// One issuer whatever host name a client uses; token-service validates its own access tokens (sessions API),
+// and a project gets no discovery entry for itself.
+token.WithEnvironment("Token__Issuer", token.GetEndpoint("http"))
+    .WithEnvironment("Auth__Authority", token.GetEndpoint("http"));
 
+// The others reference token-service (discovery) but need not wait for it: none calls it while starting, so
+// the four start side by side.
 builder.AddProject<Projects.Auth_Api>("auth-service")
-    .WithReference(authDb).WaitFor(authDb)
-    .WithReference(redis).WaitFor(redis)
-    .WithReference(rabbitmq).WaitFor(rabbitmq)
-    .WithReference(token).WaitFor(token)
+    .WithInfrastructure(infra.AuthDb, infra)
+    .WithReference(token)
     .WithEnvironment("TokenService__ClientSecret", authClientSecret)
     .WithEnvironment("Bootstrap__AdminEmail", adminEmail)
     .WithEnvironment("Bootstrap__AdminPassword", adminPassword)
@@ -40,17 +34,13 @@ builder.AddProject<Projects.Auth_Api>("auth-service")
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.Audit_Api>("audit-service")
-    .WithReference(auditDb).WaitFor(auditDb)
-    .WithReference(redis).WaitFor(redis)
-    .WithReference(rabbitmq).WaitFor(rabbitmq)
-    .WithReference(token).WaitFor(token)
+    .WithInfrastructure(infra.AuditDb, infra)
+    .WithReference(token)
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.Profile_Api>("profile-service")
-    .WithReference(profileDb).WaitFor(profileDb)
-    .WithReference(redis).WaitFor(redis)
-    .WithReference(rabbitmq).WaitFor(rabbitmq)
-    .WithReference(token).WaitFor(token)
+    .WithInfrastructure(infra.ProfileDb, infra)
+    .WithReference(token)
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
 

@@ -15,13 +15,19 @@ public static class DataExtensions
 {
     /// <summary>
     /// Registers <typeparamref name="TContext"/> on PostgreSQL from <c>ConnectionStrings:{connectionName}</c>
-    /// (the name the AppHost injects), a readiness check named after the connection, the outbox interceptors,
-    /// start-up migration (Development, or <c>Database:MigrateOnStartup=true</c>) and the Production secret check.
+    /// (the name the AppHost injects), enriched by Aspire's client integration
+    /// (<c>Aspire.Npgsql.EntityFrameworkCore.PostgreSQL</c>: <c>EnrichNpgsqlDbContext</c>, tracing, metrics, settings
+    /// under <c>Aspire:Npgsql:EntityFrameworkCore:PostgreSQL</c>), plus what the platform adds on top: a readiness
+    /// check named after the connection (<c>AspNetCore.HealthChecks.NpgSql</c>, <c>SELECT 1</c> on the service's
+    /// own data source), prepared statements, the outbox interceptors, start-up migration (Development, or
+    /// <c>Database:MigrateOnStartup=true</c>) and the Production secret check.
+    /// Aspire's <c>AddNpgsqlDbContext</c> is not used because it builds the context from the connection string:
+    /// the platform needs its own <see cref="NpgsqlDataSource"/> (prepared statements, audit-service's <c>SET ROLE</c>).
     /// <paramref name="configureDataSource"/> adjusts the runtime data source (keyed <paramref name="connectionName"/>),
     /// e.g. a physical-connection initializer that lowers privileges with <c>SET ROLE</c>; migrations then run on a
     /// separate, unmodified data source with the connection's own rights.
     /// </summary>
-    public static IHostApplicationBuilder AddNpgsqlDbContext<TContext>(
+    public static IHostApplicationBuilder AddPlatformDbContext<TContext>(
         this IHostApplicationBuilder builder,
         string connectionName,
         Action<NpgsqlDataSourceBuilder>? configureDataSource = null)
@@ -45,12 +51,17 @@ public static class DataExtensions
         builder.Services.AddDbContextPool<TContext>((sp, options) => ConfigureNpgsql(options, dataSource)
             .AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>()));
 
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            connectionName,
-            sp => new NpgsqlHealthCheck(sp.GetRequiredKeyedService<NpgsqlDataSource>(connectionName)),
-            HealthStatus.Unhealthy,
-            [HealthTags.Ready],
-            TimeSpan.FromSeconds(5)));
+        // Retries off: the services open explicit transactions (outbox, idempotent consumers, key rotation), which
+        // a retrying execution strategy refuses. Aspire's DbContext check off: ours below runs a query on the
+        // service's data source (opening a pooled connection alone would not notice a server that went away).
+        builder.EnrichNpgsqlDbContext<TContext>(settings =>
+        {
+            settings.DisableRetry = true;
+            settings.DisableHealthChecks = true;
+        });
+        builder.Services.AddHealthChecks().AddNpgSql(
+            sp => sp.GetRequiredKeyedService<NpgsqlDataSource>(connectionName),
+            name: connectionName, tags: [HealthTags.Ready], timeout: TimeSpan.FromSeconds(5));
 
         builder.Services.AddRequiredSecret($"ConnectionStrings:{connectionName}", SecretFormat.NpgsqlConnectionString);
         builder.Services.AddHostedService<DatabaseMigrator<TContext>>();
@@ -58,25 +69,28 @@ public static class DataExtensions
     }
 
     /// <summary>
-    /// Registers one StackExchange.Redis multiplexer from <c>ConnectionStrings:{connectionName}</c>
-    /// (<c>host:port,password=…[,ssl=true]</c>), never failing start-up when Redis is down, plus a readiness check.
+    /// The Redis client from Aspire's integration (<c>Aspire.StackExchange.Redis</c>, <c>AddRedisClient</c>): one
+    /// <see cref="IConnectionMultiplexer"/> from <c>ConnectionStrings:{connectionName}</c> (<c>host:port,password=…[,ssl=true]</c>)
+    /// that never fails start-up when Redis is down (<c>AbortOnConnectFail=false</c>), with tracing. On top: the
+    /// readiness check under the connection's name (<c>AspNetCore.HealthChecks.Redis</c>, the check Aspire would add
+    /// as <c>StackExchange.Redis</c>) and the Production secret check.
     /// </summary>
-    public static IHostApplicationBuilder AddRedis(this IHostApplicationBuilder builder, string connectionName = "redis")
+    public static IHostApplicationBuilder AddPlatformRedis(this IHostApplicationBuilder builder, string connectionName = "redis")
     {
-        var connectionString = RequireConnectionString(builder, connectionName);
-        var options = ConfigurationOptions.Parse(connectionString);
-        options.AbortOnConnectFail = false;
-        options.ClientName = builder.Environment.ApplicationName;
-        // Reconnect attempts every 500 ms, not the default exponential back-off (up to 10 s between attempts
-        // after a long outage): readiness and the revocation check recover within about a second of Redis's return.
-        options.ReconnectRetryPolicy = new LinearRetry(500);
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options));
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            connectionName,
-            sp => new RedisHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),
-            HealthStatus.Unhealthy,
-            [HealthTags.Ready],
-            TimeSpan.FromSeconds(5)));
+        RequireConnectionString(builder, connectionName);
+        builder.AddRedisClient(connectionName,
+            settings => settings.DisableHealthChecks = true,
+            options =>
+            {
+                options.ClientName = builder.Environment.ApplicationName;
+                options.AbortOnConnectFail = false;
+                // Reconnect attempts every 500 ms, not the default exponential back-off (up to 10 s between attempts
+                // after a long outage): readiness and the revocation check recover within about a second of Redis's return.
+                options.ReconnectRetryPolicy = new LinearRetry(500);
+            });
+        builder.Services.AddHealthChecks().AddRedis(
+            sp => sp.GetRequiredService<IConnectionMultiplexer>(),
+            name: connectionName, tags: [HealthTags.Ready], timeout: TimeSpan.FromSeconds(5));
         builder.Services.AddRequiredSecret($"ConnectionStrings:{connectionName}", SecretFormat.RedisConnectionString);
         return builder;
     }

@@ -47,7 +47,7 @@ public sealed class BenchProducer : IAsyncDisposable
             ["Outbox:BatchSize"] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
         });
-        builder.AddNpgsqlDbContext<BenchProducerDbContext>("producerdb");
+        builder.AddPlatformDbContext<BenchProducerDbContext>("producerdb");
         builder.AddMessaging();
         builder.AddOutboxDispatcher<BenchProducerDbContext>();
         var host = builder.Build();

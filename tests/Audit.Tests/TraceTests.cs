@@ -35,7 +35,7 @@ public class TraceTests
             ["Logging:LogLevel:Default"] = "Warning",
         });
         builder.AddServiceDefaults();
-        builder.AddNpgsqlDbContext<ProducerDbContext>("producerdb");
+        builder.AddPlatformDbContext<ProducerDbContext>("producerdb");
         builder.AddMessaging();
         builder.AddOutboxDispatcher<ProducerDbContext>();
         var app = builder.Build();

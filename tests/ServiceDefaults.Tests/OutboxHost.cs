@@ -91,7 +91,7 @@ public sealed class OutboxHost : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         });
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
-        builder.AddNpgsqlDbContext<WidgetDbContext>("widgetdb");
+        builder.AddPlatformDbContext<WidgetDbContext>("widgetdb");
         builder.Services.AddSingleton<BatchLog>();
         builder.AddMessaging(bus =>
         {

@@ -14,7 +14,7 @@ public static class Extensions
     {
         // Runtime connections act as audit_writer (SELECT and INSERT on audit rows only); migrations keep the
         // owner's rights. NoResetOnClose: Npgsql's pool reset (DISCARD ALL) would drop the role again.
-        builder.AddNpgsqlDbContext<AuditDbContext>("auditdb", dataSource =>
+        builder.AddPlatformDbContext<AuditDbContext>("auditdb", dataSource =>
         {
             dataSource.ConnectionStringBuilder.NoResetOnClose = true;
             dataSource.UsePhysicalConnectionInitializer(
@@ -29,7 +29,7 @@ public static class Extensions
                     await command.ExecuteNonQueryAsync();
                 });
         });
-        builder.AddRedis();
+        builder.AddPlatformRedis();
         builder.AddDefaultAuthentication();
 
         builder.Services.AddOptions<AuditIngestOptions>().BindConfiguration(AuditIngestOptions.SectionName).ValidateRulesOnStart(AuditIngestOptions.Validate);

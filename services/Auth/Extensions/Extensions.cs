@@ -12,14 +12,14 @@ public static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<AuthDbContext>("authdb");
-        builder.AddRedis();
+        builder.AddPlatformDbContext<AuthDbContext>("authdb");
+        builder.AddPlatformRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<AuthDbContext>();
         builder.AddDefaultAuthentication();
         builder.AddAccounts();
         builder.AddTokenServiceClient();
-        // After AddNpgsqlDbContext, whose migrator therefore runs first.
+        // After AddPlatformDbContext, whose migrator therefore runs first.
         builder.Services.AddHostedService<AdminBootstrapper>();
     }
 

@@ -20,7 +20,7 @@ public sealed class BootstrapOptions
 }
 
 /// <summary>
-/// Start-up work of the accounts, after the migrator (registered before it by <c>AddNpgsqlDbContext</c>):
+/// Start-up work of the accounts, after the migrator (registered before it by <c>AddPlatformDbContext</c>):
 /// computes the dummy hash that failed sign-ins verify against, then creates the initial administrator
 /// from <c>Bootstrap:AdminEmail</c>/<c>Bootstrap:AdminPassword</c> when no account has the <c>admin</c> role.
 /// Creates none (with a log line naming the setting, never the value) when either is missing, the password

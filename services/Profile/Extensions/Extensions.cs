@@ -7,8 +7,8 @@ public static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<ProfileDbContext>("profiledb");
-        builder.AddRedis();
+        builder.AddPlatformDbContext<ProfileDbContext>("profiledb");
+        builder.AddPlatformRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<ProfileDbContext>();
         builder.AddDefaultAuthentication();

@@ -33,8 +33,8 @@ public static class Extensions
             .Validate(o => development || o.Issuer is { IsAbsoluteUri: true }, "Token:Issuer (the public base URL) is required outside Development.");
         builder.Services.AddSingleton(TimeProvider.System);
 
-        builder.AddNpgsqlDbContext<TokenDbContext>("tokendb");
-        builder.AddRedis();
+        builder.AddPlatformDbContext<TokenDbContext>("tokendb");
+        builder.AddPlatformRedis();
         builder.AddMessaging(bus =>
         {
             bus.AddIntegrationEventConsumer<PasswordChangedConsumer>();
