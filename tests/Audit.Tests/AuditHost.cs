@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using SecurePlatform.Audit.Infrastructure;
+using SecurePlatform.Contracts;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;
@@ -48,6 +49,16 @@ public sealed class AuditHost : ServiceFactory<Program, AuditDbContext>
     public HttpClient AdminClient() => ClientWithToken(AdminToken);
 
     public IBus Bus => Services.GetRequiredService<IBus>();
+
+    /// <summary>
+    /// Sends a batch to this host's own queue only. Poison messages must go this way: published to the exchange,
+    /// they would reach every audit host of the run (one queue each, all bound) and land in their error queues too.
+    /// </summary>
+    public async Task SendToOwnQueueAsync(IntegrationEventBatch batch)
+    {
+        var endpoint = await Bus.GetSendEndpoint(new Uri($"queue:{QueueName}"));
+        await endpoint.Send(batch);
+    }
 
     public AuditWriter Writer => Services.GetRequiredService<AuditWriter>();
 

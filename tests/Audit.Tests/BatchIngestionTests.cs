@@ -97,7 +97,7 @@ public class BatchIngestionTests
         events.Insert(20, invalid);
         events.Add(notAnEvent);
 
-        await host.Bus.Publish(batch with { Events = events });
+        await host.SendToOwnQueueAsync(batch with { Events = events });
 
         var waited = await Eventually.HoldsAsync(async () => await host.CountAsync(subject) == good.Count, TimeSpan.FromSeconds(30), "good events stored");
         Assert.True(waited < TimeSpan.FromSeconds(10), $"good events took {waited}");

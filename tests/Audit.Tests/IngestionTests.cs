@@ -127,7 +127,7 @@ public class IngestionTests
         var subject = "u-" + Guid.NewGuid().ToString("N");
         var poison = new LoginFailed { EventId = Guid.Empty, Subject = subject, SourceService = "test", Reason = "invalid_credentials" };
 
-        await host.Bus.PublishEventsAsync(poison);
+        await host.SendToOwnQueueAsync(BatchIngestionTests.Batch([poison]));
         var good = Enumerable.Range(0, 20).Select(_ => new LoginFailed { Subject = subject, SourceService = "test", Reason = "invalid_credentials" }).ToList();
         foreach (var evt in good)
         {
