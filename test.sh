@@ -77,6 +77,20 @@ for path in glob.glob(sys.argv[1] + "/*.trx"):
 print(p, f, s)
 PY
 )
+# Why each failed test failed, so a CI log alone explains a red run (message and the first stack lines).
+python3 - "$RESULTS" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    for r in ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns):
+        if r.get("outcome") != "Failed":
+            continue
+        message = (r.findtext(".//t:ErrorInfo/t:Message", "", ns) or "").strip().splitlines()
+        stack = (r.findtext(".//t:ErrorInfo/t:StackTrace", "", ns) or "").strip().splitlines()
+        print(f"[test] FAILED {r.get('testName')}")
+        for line in message[:12] + [l for l in stack if "SecurePlatform" in l][:4]:
+            print(f"[test]     {line.strip()[:300]}")
+PY
 trx_count=$(ls "$RESULTS"/*.trx 2>/dev/null | wc -l)
 if (( trx_count < ${#PROJECTS[@]} )); then
   say "some test projects produced no results (see logs in $RESULTS)"

@@ -20,6 +20,20 @@ public sealed class FaultPlatformFixture : FaultInfrastructure
         }
     }
 
+    /// <summary>
+    /// Before each test: every service Healthy and a new user can sign in and read, so one test that failed
+    /// mid-outage (leaving the platform recovering) does not fail the next ones too.
+    /// </summary>
+    public async Task UsableAsync()
+    {
+        await OutageProbe.UntilAllHealthyAsync(Platform, TimeSpan.FromSeconds(60));
+        var user = User.New(Platform);
+        await user.RegisterAsync();
+        var tokens = await user.LoginAsync();
+        using var http = User.Http(Platform.Profile, tokens.Access);
+        await Eventually.HoldsAsync(async () => (await http.GetAsync("/profiles/me")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "a new session is usable");
+    }
+
     public override async Task DisposeAsync()
     {
         await Platform.DisposeAsync();
@@ -35,9 +49,13 @@ public sealed class FaultPlatformCollection : ICollectionFixture<FaultPlatformFi
 
 /// <summary>Sign-in events are never lost or doubled, whether the broker or the audit-service is away.</summary>
 [Collection(FaultPlatformCollection.Name)]
-public class FaultJourneyTests(FaultPlatformFixture fault)
+public class FaultJourneyTests(FaultPlatformFixture fault) : IAsyncLifetime
 {
     private Platform P => fault.Platform;
+
+    public Task InitializeAsync() => fault.UsableAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private const string LoginTypes = "LoginSucceeded,LoginFailed";
 

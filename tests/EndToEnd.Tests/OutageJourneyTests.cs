@@ -12,8 +12,12 @@ namespace SecurePlatform.EndToEnd.Tests;
 /// whether the service can serve; Healthy again within 2 s. Timings go to .local/fault-measurements.log.
 /// </summary>
 [Collection(FaultPlatformCollection.Name)]
-public class OutageJourneyTests(FaultPlatformFixture fault)
+public class OutageJourneyTests(FaultPlatformFixture fault) : IAsyncLifetime
 {
+    public Task InitializeAsync() => fault.UsableAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
     private static readonly TimeSpan Fast = TimeSpan.FromSeconds(1);
 
     /// <summary>A failing database call: one connection attempt refused, on 2 cores shared with other work.</summary>
@@ -58,6 +62,12 @@ public class OutageJourneyTests(FaultPlatformFixture fault)
         try
         {
             // Before: every call waited 5-6 s and got 401. Now: 503 problem+json with Retry-After, fast.
+            // A request in the moment between Redis going and the service noticing its connection drop is still
+            // answered from what the service knew a moment earlier; from then on, 503.
+            var noticed = await Eventually.HoldsAsync(async () =>
+                (await User.Http(P.Profile, tokens.Access).GetAsync("/profiles/me")).StatusCode == HttpStatusCode.ServiceUnavailable,
+                TimeSpan.FromSeconds(2), "profile-service notices that Redis is gone");
+            OutageProbe.Record(Fault, "until profile-service noticed", $"{noticed.TotalMilliseconds:0} ms");
             var (first, firstTime) = await OutageProbe.TimeAsync(() => User.Http(P.Profile, tokens.Access).GetAsync("/profiles/me"));
             await OutageProbe.IsOutageAsync(first);
             for (var i = 0; i < 3; i++)
