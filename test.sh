@@ -35,6 +35,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The browser tests drive Debian's chromium (headless, through Playwright; never `playwright install`).
+if printf '%s\n' "${@:-Browser.Tests}" | grep -qx 'Browser.Tests'; then
+  eng/infra.sh install browser || { say "chromium could not be installed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 # ---------------------------------------------------------------- build
 # The AppHost (Aspire SDK 13.6.4, packages 13.6.5 from this machine's feed) is built first, on its own: no skip.
 say "building the AppHost"

@@ -11,7 +11,7 @@
 #   status [postgres|redis|rabbitmq ...]  one line per server; exit 0 only if all are ready
 #   env    [--export]                     connection strings (dotenv lines, or `export NAME='value'`)
 #   clean                                 down + delete all data and the generated passwords
-#   install                               only install the Debian packages (apt-get, as root)
+#   install [browser]                     only install the Debian packages (apt-get, as root); browser: chromium
 #   psql | redis-cli | rabbitmqctl | rabbitmq-diagnostics | rabbitmq-plugins  [ARGS...]
 #                                         that client, wired to this instance (passwords via env)
 #
@@ -204,6 +204,7 @@ ensure_packages() { # ensure_packages service...
       postgres) [[ -x "$(pg_bin)/initdb" && -x "$(pg_bin)/psql" ]] || need+=(postgresql) ;;
       redis) command -v redis-server >/dev/null && command -v redis-cli >/dev/null || need+=(redis-server) ;;
       rabbitmq) [[ -x "$RMQ_BIN/rabbitmq-server" ]] || need+=(rabbitmq-server) ;;
+      browser) command -v chromium >/dev/null || need+=(chromium) ;;   # headless, for the browser tests
     esac
   done
   ((${#need[@]})) || return 0
@@ -610,7 +611,7 @@ case "$cmd" in
   status) cmd_status "$@" ;;
   env) cmd_env "$@" ;;
   clean) (($# == 0)) || die "clean takes no arguments"; cmd_clean ;;
-  install) take_lock; ensure_packages postgres redis rabbitmq ;;
+  install) take_lock; if (($#)); then ensure_packages "$@"; else ensure_packages postgres redis rabbitmq; fi ;;
   psql)
     load_secrets
     PGPASSWORD="$PG_PASSWORD" exec "$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres "$@" ;;

@@ -12,5 +12,6 @@ app.UseServiceDefaults();
 app.MapDefaultEndpoints();
 app.MapAccountApi();
 app.MapSessionApi();
+app.MapCredentialsApi();
 
 app.Run();

@@ -140,6 +140,7 @@ public static class RevocationReasons
     public const string UserRequest = "user_request";
     public const string Admin = "admin";
     public const string RefreshTokenReuse = "refresh_token_reuse";
+    public const string AuthorizationCodeReplay = "authorization_code_replay";
     public const string PasswordChanged = "password_changed";
     public const string UserDisabled = "user_disabled";
     public const string UserDeleted = "user_deleted";

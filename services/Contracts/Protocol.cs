@@ -46,6 +46,18 @@ public static class Protocol
     public const string TokenPath = "/connect/token";
 
     /// <summary>
+    /// The hosted sign-in's credential check: token-service's pages send what the user typed to auth-service,
+    /// which runs the same code as its JSON login (timing equalisation, events, throttling). token-service
+    /// authenticates with an access token it signs for itself (<c>client_id</c> token-service, this scope).
+    /// </summary>
+    public static class CredentialCheck
+    {
+        public const string Path = "/auth/credentials/verify";
+
+        public const string Scope = "credentials:verify";
+    }
+
+    /// <summary>
     /// Browser mode: the refresh token lives in an HttpOnly cookie scoped to the token endpoint. token-service
     /// owns it — it sets it (also for a sign-in through auth-service, which relays token-service's
     /// <c>Set-Cookie</c>), rotates it and clears it — and its Max-Age is the refresh token's own lifetime.

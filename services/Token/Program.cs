@@ -10,6 +10,9 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapDefaultEndpoints();
+app.MapStaticAssets();
+app.MapRazorPages();
+app.MapAuthorizationApi();
 app.MapTokenApi();
 app.MapSessionsApi();
 

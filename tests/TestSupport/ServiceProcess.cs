@@ -59,8 +59,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         return service;
     }
 
-    /// <summary>Waits until <c>/alive</c> answers 200 (the process is up; dependencies may still be connecting).</summary>
-    public async Task WaitUntilAliveAsync(TimeSpan timeout)
+    /// <summary>Waits until <paramref name="path"/> (default <c>/alive</c>) answers 200 (the process is up; dependencies may still be connecting).</summary>
+    public async Task WaitUntilAliveAsync(TimeSpan timeout, string path = "/alive")
     {
         using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow + timeout;
@@ -72,7 +72,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             }
             try
             {
-                if ((await http.GetAsync("/alive")).StatusCode == HttpStatusCode.OK)
+                if ((await http.GetAsync(path)).StatusCode == HttpStatusCode.OK)
                 {
                     return;
                 }

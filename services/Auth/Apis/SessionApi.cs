@@ -83,36 +83,17 @@ public static partial class SessionApi
         }
         var password = request.Password!;
 
-        // Every failure does the same work (one look-up, one Argon2id verification, one outbox row) and
-        // gets the same answer. A syntactically impossible address is just an unknown account.
-        var user = EmailAddress.TryNormalize(request.Email, out var email, out _) ? await services.Users.FindByEmailAsync(email) : null;
-        string? failure = null;
+        var user = await VerifyPasswordAsync(http, services, request.Email, password);
         if (user is null)
         {
-            services.Dummy.Verify(password);
-            failure = LoginFailureReasons.UnknownAccount;
-        }
-        else if (user.IsDisabled || user.PasswordHash is null)
-        {
-            services.Dummy.Verify(password);
-            failure = LoginFailureReasons.AccountDisabled;
-        }
-        else if (!await services.Users.CheckPasswordAsync(user, password)) // re-hashes and stores when the hash is outdated
-        {
-            failure = LoginFailureReasons.InvalidCredentials;
-        }
-        if (failure is not null)
-        {
-            services.Db.AddIntegrationEvent(AuthEvents.Create<LoginFailed>(http, actor: null, subject: user?.Id) with { Reason = failure });
-            await services.Db.SaveChangesAsync(CancellationToken.None);
             return InvalidCredentials();
         }
 
         var clientId = request.ClientId ?? services.Options.Value.DefaultClientId;
-        var roles = await services.Users.GetRolesAsync(user!);
+        var roles = await services.Users.GetRolesAsync(user);
         string[] amr = ["pwd"];
         var issued = await services.Tokens.SignInAsync(
-            new SignInGrant(user!.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
+            new SignInGrant(user.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
                 RefreshTokenInCookie: request.UseCookie == true),
             cancellationToken);
         switch (issued)
@@ -149,6 +130,38 @@ public static partial class SessionApi
             http.Response.Headers.Append(HeaderNames.SetCookie, tokens.RefreshCookie);
         }
         return TypedResults.Text(tokens.ResponseJson, "application/json; charset=utf-8", System.Text.Encoding.UTF8, StatusCodes.Status200OK);
+    }
+
+    /// <summary>
+    /// The credential check of every sign-in path (the JSON login and, through the back channel, the hosted login):
+    /// the user when the password is right, else null — after the same work for every failure (one look-up, one
+    /// Argon2id verification, one LoginFailed in the outbox). A syntactically impossible address is just an unknown account.
+    /// </summary>
+    internal static async Task<User?> VerifyPasswordAsync(HttpContext http, LoginServices services, string? emailInput, string password)
+    {
+        var user = EmailAddress.TryNormalize(emailInput, out var email, out _) ? await services.Users.FindByEmailAsync(email) : null;
+        string? failure = null;
+        if (user is null)
+        {
+            services.Dummy.Verify(password);
+            failure = LoginFailureReasons.UnknownAccount;
+        }
+        else if (user.IsDisabled || user.PasswordHash is null)
+        {
+            services.Dummy.Verify(password);
+            failure = LoginFailureReasons.AccountDisabled;
+        }
+        else if (!await services.Users.CheckPasswordAsync(user, password)) // re-hashes and stores when the hash is outdated
+        {
+            failure = LoginFailureReasons.InvalidCredentials;
+        }
+        if (failure is null)
+        {
+            return user;
+        }
+        services.Db.AddIntegrationEvent(AuthEvents.Create<LoginFailed>(http, actor: null, subject: user?.Id) with { Reason = failure });
+        await services.Db.SaveChangesAsync(CancellationToken.None);
+        return null;
     }
 
     internal static async Task<IResult> LogoutAsync(

@@ -17,6 +17,7 @@ public static class Extensions
         builder.AddMessaging();
         builder.AddOutboxDispatcher<AuthDbContext>();
         builder.AddDefaultAuthentication();
+        builder.Services.AddAuthorization(Apis.CredentialsApi.AddTokenServicePolicy);
         builder.AddAccounts();
         builder.AddTokenServiceClient();
         // After AddPlatformDbContext, whose migrator therefore runs first.

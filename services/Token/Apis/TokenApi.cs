@@ -39,7 +39,7 @@ public static class TokenApi
         // A session's tokens are only worth issuing when services can check them: while the revocation store is
         // away (and the check fails closed) every service would refuse them, so say "later" instead (503,
         // Retry-After). The refresh token is not redeemed, so the client retries with the same one.
-        if ((request.GrantType == Protocol.SignInGrant.GrantType || request.IsRefreshTokenGrantType())
+        if ((request.GrantType == Protocol.SignInGrant.GrantType || request.IsRefreshTokenGrantType() || request.IsAuthorizationCodeGrantType())
             && revocationOptions.Value is { Enabled: true, FailOpen: false } && !revocation.IsAvailable)
         {
             return TemporarilyUnavailable(http, revocationOptions.Value.RetryAfter);
@@ -47,6 +47,10 @@ public static class TokenApi
         if (request.GrantType == Protocol.SignInGrant.GrantType)
         {
             return await SignInAsync(request, http, sessions, policy, applications, options.Value, cancellationToken);
+        }
+        if (request.IsAuthorizationCodeGrantType())
+        {
+            return await RedeemCodeAsync(http, sessions, policy, cancellationToken);
         }
         if (request.IsRefreshTokenGrantType())
         {
@@ -96,6 +100,40 @@ public static class TokenApi
         return SignIn(http, subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt);
     }
 
+    /// <summary>
+    /// The code flow's exchange. OpenIddict has checked the code (signature, lifetime, client, redirect URI, PKCE
+    /// verifier); a code redeemed twice revokes what its first redemption issued.
+    /// </summary>
+    private static async Task<IResult> RedeemCodeAsync(HttpContext http, SessionService sessions, SessionPolicy policy, CancellationToken cancellationToken)
+    {
+        var code = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+        var subject = code?.GetClaim(Claims.Subject);
+        if (code is null || subject is null
+            || !Guid.TryParse(code.GetClaim(PlatformClaims.SessionId), out var sid)
+            || !Guid.TryParse(code.GetClaim(HostedSignIn.CodeClaims.Id), out var codeId))
+        {
+            return Error(Errors.InvalidGrant, "The authorization code is invalid.");
+        }
+        var clientId = http.GetOpenIddictServerRequest()!.ClientId!;
+        var amr = ArrayClaim(code, PlatformClaims.Amr);
+        var roles = ArrayClaim(code, PlatformClaims.Roles);
+        var codeExpires = code.GetExpirationDate() ?? DateTimeOffset.UtcNow.AddMinutes(10);
+        var session = await sessions.OpenFromCodeAsync(
+            codeId, codeExpires, sid, Guid.TryParse(code.GetClaim(HostedSignIn.CodeClaims.BrowserSession), out var bsid) ? bsid : null,
+            subject, clientId, amr, roles, code.GetClaim(HostedSignIn.CodeClaims.ClientIp), code.GetClaim(HostedSignIn.CodeClaims.UserAgent), http, cancellationToken);
+        if (session is null)
+        {
+            return Error(Errors.InvalidGrant, "The authorization code has already been used.");
+        }
+        return SignIn(http, subject, sid, session.RefreshTokenId, amr, roles, clientId, code.GetScopes(),
+            policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt, CarriedClaims(code));
+    }
+
+    /// <summary>Claims of the code-flow sign-in that every later token of the session repeats.</summary>
+    private static List<Claim> CarriedClaims(ClaimsPrincipal principal) =>
+        new[] { Claims.AuthenticationTime, Claims.Email, Claims.EmailVerified }
+            .Select(principal.FindFirst).OfType<Claim>().Select(c => new Claim(c.Type, c.Value, c.ValueType)).ToList();
+
     private static async Task<IResult> RefreshAsync(OpenIddictRequest request, HttpContext http, SessionService sessions, SessionPolicy policy, TimeProvider clock, CancellationToken cancellationToken)
     {
         // OpenIddict has already checked the refresh token's signature, lifetime and that it was issued to this client.
@@ -116,7 +154,8 @@ public static class TokenApi
         }
         var now = clock.GetUtcNow();
         var expiresAt = long.TryParse(principal.GetClaim(RefreshTokenClaims.SessionExpires), out var sexp) ? DateTimeOffset.FromUnixTimeSeconds(sexp) : now;
-        return SignIn(http, subject, sid, next, ArrayClaim(principal, PlatformClaims.Amr), ArrayClaim(principal, PlatformClaims.Roles), clientId, principal.GetScopes(), policy.RefreshTokenLifetime(expiresAt, now), expiresAt);
+        return SignIn(http, subject, sid, next, ArrayClaim(principal, PlatformClaims.Amr), ArrayClaim(principal, PlatformClaims.Roles), clientId, principal.GetScopes(),
+            policy.RefreshTokenLifetime(expiresAt, now), expiresAt, CarriedClaims(principal));
     }
 
     /// <summary>Service-to-service: the client is the subject; no session, no refresh token.</summary>
@@ -133,7 +172,7 @@ public static class TokenApi
 
     private static IResult SignIn(
         HttpContext http, string subject, Guid sid, Guid refreshTokenId, string[] amr, string[] roles, string clientId, IEnumerable<string> scopes,
-        TimeSpan refreshLifetime, DateTimeOffset sessionExpiresAt)
+        TimeSpan refreshLifetime, DateTimeOffset sessionExpiresAt, IReadOnlyList<Claim>? carried = null)
     {
         OpenIddictHandlers.SetRefreshCookieLifetime(http, refreshLifetime);
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Subject, PlatformClaims.Roles);
@@ -146,16 +185,27 @@ public static class TokenApi
         // Only in the refresh token: which member of the family it is, and when the session ends.
         identity.SetClaim(RefreshTokenClaims.Id, refreshTokenId.ToString());
         identity.SetClaim(RefreshTokenClaims.SessionExpires, sessionExpiresAt.ToUnixTimeSeconds());
-        // No openid: these grants are not OpenID Connect sign-ins, and an identity token (nobody reads it; the
-        // login response does not carry it) would cost a second RSA signature per sign-in and per refresh.
-        identity.SetScopes(scopes.Intersect([Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct());
+        foreach (var claim in carried ?? [])
+        {
+            identity.AddClaim(claim);
+        }
+        var granted = scopes.ToList();
+        var openId = granted.Contains(Scopes.OpenId);
+        // The code flow keeps what the user granted (openid: an identity token; offline_access: a refresh token).
+        // The platform sign-in grant has no openid: it is not an OpenID Connect sign-in, and an identity token (nobody
+        // reads it; the login response does not carry it) would cost a second RSA signature per sign-in and refresh.
+        identity.SetScopes(openId ? granted : granted.Intersect([Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct());
         identity.SetResources(PlatformClaims.Audience);
         identity.SetPresenters(clientId);
         identity.SetRefreshTokenLifetime(refreshLifetime);
-        identity.SetDestinations(static claim => claim.Type switch
+        var email = granted.Contains(Scopes.Email);
+        identity.SetDestinations(claim => claim.Type switch
         {
             RefreshTokenClaims.Id or RefreshTokenClaims.SessionExpires => [],
             _ when claim.Type.StartsWith("oi_", StringComparison.Ordinal) => [], // OpenIddict's private claims
+            Claims.Subject or PlatformClaims.SessionId or PlatformClaims.Amr => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
+            Claims.AuthenticationTime => [Destinations.IdentityToken],
+            Claims.Email or Claims.EmailVerified => email ? [Destinations.AccessToken, Destinations.IdentityToken] : [],
             _ => [Destinations.AccessToken],
         });
         return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
@@ -173,12 +223,19 @@ public static class TokenApi
                 new AuthenticationProperties(new Dictionary<string, string?> { [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidToken }),
                 [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
         }
-        return Results.Ok(new Dictionary<string, object>
+        var info = new Dictionary<string, object>
         {
             [Claims.Subject] = sub,
             [PlatformClaims.Roles] = ArrayClaim(principal, PlatformClaims.Roles),
             [PlatformClaims.Amr] = ArrayClaim(principal, PlatformClaims.Amr),
-        });
+        };
+        // By scope (OIDC Core §5.4): the email claims only when the user granted email.
+        if (principal.HasScope(Scopes.Email) && principal.GetClaim(Claims.Email) is { } email)
+        {
+            info[Claims.Email] = email;
+            info[Claims.EmailVerified] = principal.GetClaim(Claims.EmailVerified) == "true";
+        }
+        return Results.Ok(info);
     }
 
     /// <summary>RFC 6749's <c>temporarily_unavailable</c>, as 503 with <c>Retry-After</c>.</summary>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Http;
 using SecurePlatform.ServiceDefaults.Health;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -22,6 +23,41 @@ namespace SecurePlatform.Token.Extensions;
 
 public static class Extensions
 {
+    /// <summary>
+    /// The hosted sign-in: login, consent and logout pages (Razor Pages, server-rendered, antiforgery), the browser's
+    /// sign-in cookie, and the back channel to auth-service that checks credentials.
+    /// </summary>
+    public static IHostApplicationBuilder AddHostedSignIn(this IHostApplicationBuilder builder)
+    {
+        // Outside Development every request is HTTPS (ServiceDefaults refuses plain HTTP), so the cookies are
+        // __Host- and Secure; Development on plain loopback HTTP gets the same cookies without the prefix.
+        var development = builder.Environment.IsDevelopment();
+        var prefix = development ? "" : "__Host-";
+        var secure = development ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
+        builder.Services.AddRazorPages(pages => pages.Conventions.ConfigureFilter(new PageSecurityPolicy()));
+        builder.Services.AddAntiforgery(antiforgery =>
+        {
+            antiforgery.Cookie.Name = prefix + "sp_af";
+            antiforgery.Cookie.SecurePolicy = secure;
+            antiforgery.Cookie.SameSite = SameSiteMode.Strict;
+        });
+        builder.Services.AddAuthentication().AddCookie(HostedSignIn.Scheme, cookie =>
+        {
+            cookie.Cookie.Name = prefix + HostedSignIn.CookieName;
+            cookie.Cookie.HttpOnly = true;
+            cookie.Cookie.SecurePolicy = secure;
+            // Lax: the cookie must come along when a client's top-level redirect brings the user to /connect/authorize.
+            cookie.Cookie.SameSite = SameSiteMode.Lax;
+            cookie.Cookie.Path = "/";
+            cookie.LoginPath = HostedSignIn.LoginPath;
+            cookie.ExpireTimeSpan = TimeSpan.FromHours(8);
+            cookie.SlidingExpiration = false;
+        });
+        builder.Services.AddHttpClient<AuthServiceClient>(http => http.BaseAddress = new Uri(AuthServiceClient.BaseAddress))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
+        return builder;
+    }
+
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         var section = builder.Configuration.GetSection(TokenOptions.SectionName);
@@ -86,6 +122,7 @@ public static class Extensions
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>>(sp => sp.GetRequiredService<KeyRing>());
         builder.Services.AddSingleton<IOptionsChangeTokenSource<OpenIddictServerOptions>>(sp => sp.GetRequiredService<KeyRing>());
         builder.Services.AddHostedService<ClientRegistrations>();
+        builder.AddHostedSignIn();
 
         builder.Services.AddOpenIddict()
             .AddCore(core =>
@@ -96,15 +133,23 @@ public static class Extensions
             })
             .AddServer(server =>
             {
-                server.SetTokenEndpointUris(Protocol.TokenPath[1..])
+                server.SetAuthorizationEndpointUris(HostedSignIn.AuthorizePath[1..])
+                    .SetEndSessionEndpointUris(HostedSignIn.EndSessionPath[1..])
+                    .SetTokenEndpointUris(Protocol.TokenPath[1..])
                     .SetRevocationEndpointUris("connect/revoke")
                     .SetIntrospectionEndpointUris("connect/introspect")
                     .SetUserInfoEndpointUris("connect/userinfo")
                     .SetJsonWebKeySetEndpointUris(".well-known/jwks")
                     .SetConfigurationEndpointUris(".well-known/openid-configuration");
                 server.AllowClientCredentialsFlow().AllowRefreshTokenFlow().AllowCustomFlow(Protocol.SignInGrant.GrantType);
-                server.RegisterScopes(Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile, ClientRegistrations.ApiScope);
-                server.RegisterClaims(Claims.Subject, PlatformClaims.SessionId, PlatformClaims.Roles, PlatformClaims.Amr);
+                // The code flow for every client, PKCE required and S256 only (security-reference D3): no implicit,
+                // no hybrid, no password grant.
+                server.AllowAuthorizationCodeFlow().RequireProofKeyForCodeExchange();
+                server.Configure(o => o.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
+                server.RegisterScopes(Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile, Scopes.Email, ClientRegistrations.ApiScope);
+                server.RegisterClaims(
+                    Claims.Subject, PlatformClaims.SessionId, PlatformClaims.Roles, PlatformClaims.Amr, Claims.AuthenticationTime,
+                    Claims.Email, Claims.EmailVerified, Claims.Nonce, Claims.AccessTokenHash);
                 server.SetAccessTokenLifetime(options.AccessTokenLifetime);
                 // The upper bound; each refresh token gets SessionPolicy.RefreshTokenLifetime. (OpenIddict's reuse
                 // leeway is not set: it needs token storage, which is off; sessions decide reuse.)
@@ -130,6 +175,9 @@ public static class Extensions
                 // are the registered resource servers (endpoint permission), not the token's audience by name.
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor);
                 server.UseAspNetCore()
+                    .EnableAuthorizationEndpointPassthrough()
+                    .EnableEndSessionEndpointPassthrough()
+                    .EnableErrorPassthrough()
                     .EnableTokenEndpointPassthrough()
                     .EnableUserInfoEndpointPassthrough()
                     // Plain HTTP is already refused outside Development by ServiceDefaults (400, no redirect).

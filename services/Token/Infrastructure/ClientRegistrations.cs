@@ -32,6 +32,47 @@ public sealed class ClientSettings
     public bool Introspection { get; set; }
 
     public string? DisplayName { get; set; }
+
+    /// <summary>Where the authorization code flow may return (exact match). Any makes it an OAuth/OIDC client.</summary>
+    public List<string> RedirectUris { get; set; } = [];
+
+    /// <summary>Where end-session may return after signing out (exact match).</summary>
+    public List<string> PostLogoutRedirectUris { get; set; } = [];
+
+    /// <summary>Scopes the client may ask for in the code flow, besides openid (default: profile, email, offline_access, api).</summary>
+    public List<string>? Scopes { get; set; }
+
+    /// <summary>Whether users are asked to consent. Default: yes for third-party clients, no for first-party ones.</summary>
+    public bool? RequireConsent { get; set; }
+
+    internal static readonly IReadOnlyList<string> DefaultCodeFlowScopes =
+        [OpenIddictConstants.Scopes.Profile, OpenIddictConstants.Scopes.Email, OpenIddictConstants.Scopes.OfflineAccess, ClientRegistrations.ApiScope];
+
+    /// <summary>Problems with the settings, each naming the setting (checked at start-up).</summary>
+    internal IEnumerable<string> Problems(string clientId)
+    {
+        foreach (var uri in RedirectUris)
+        {
+            if (RedirectUriRules.Problem(uri) is { } problem)
+            {
+                yield return $"Clients:{clientId}:RedirectUris '{uri}' {problem}.";
+            }
+        }
+        foreach (var uri in PostLogoutRedirectUris)
+        {
+            if (RedirectUriRules.Problem(uri) is { } problem)
+            {
+                yield return $"Clients:{clientId}:PostLogoutRedirectUris '{uri}' {problem}.";
+            }
+        }
+        foreach (var scope in Scopes ?? [])
+        {
+            if (!DefaultCodeFlowScopes.Contains(scope, StringComparer.Ordinal))
+            {
+                yield return $"Clients:{clientId}:Scopes '{scope}' is not a scope of this platform ({string.Join(", ", DefaultCodeFlowScopes)}).";
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -51,6 +92,12 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
         if (clients.TryGetValue(Protocol.Clients.AuthService, out var auth))
         {
             auth.GrantTypes.Add(Protocol.SignInGrant.GrantType);
+        }
+
+        var problems = clients.SelectMany(c => c.Value.Problems(c.Key)).ToList();
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("Client registrations are invalid: " + string.Join(" ", problems));
         }
 
         await using var scope = scopes.CreateAsyncScope();
@@ -115,6 +162,19 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
         if (settings.FirstParty)
         {
             descriptor.Properties[FirstPartyProperty] = JsonSerializer.SerializeToElement(true);
+        }
+        if (settings.RedirectUris.Count > 0)
+        {
+            // The authorization code flow, PKCE required (S256 only: see AddCodeFlow), for public and confidential clients.
+            descriptor.Permissions.UnionWith([
+                Permissions.Endpoints.Authorization, Permissions.Endpoints.EndSession,
+                Permissions.GrantTypes.AuthorizationCode, Permissions.GrantTypes.RefreshToken, Permissions.ResponseTypes.Code,
+                Permissions.Prefixes.Scope + Scopes.OpenId]);
+            descriptor.Permissions.UnionWith((settings.Scopes ?? ClientSettings.DefaultCodeFlowScopes).Select(s => Permissions.Prefixes.Scope + s));
+            descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
+            descriptor.RedirectUris.UnionWith(settings.RedirectUris.Select(u => new Uri(u)));
+            descriptor.PostLogoutRedirectUris.UnionWith(settings.PostLogoutRedirectUris.Select(u => new Uri(u)));
+            descriptor.ConsentType = (settings.RequireConsent ?? !settings.FirstParty) ? ConsentTypes.Explicit : ConsentTypes.Implicit;
         }
         return descriptor;
     }

@@ -49,10 +49,9 @@ public static class ProtocolSurface
     }
 
     /// <summary>
-    /// Discovery lists what a client can use today. There is no authorization endpoint yet, so nothing of the
-    /// front channel (prompt values, identity tokens, the iss response parameter, PAR) applies; openid and
-    /// profile are accepted and dropped, never granted to an app; no client has keys for private_key_jwt; the
-    /// public platform-app authenticates with none at the token and revocation endpoints.
+    /// Discovery lists what a client can use today: of the prompt values, the three the authorization endpoint
+    /// honours (no account selection, no sign-up prompt); no client has keys for private_key_jwt; the public
+    /// platform-app authenticates with none at the token and revocation endpoints.
     /// </summary>
     public sealed class AdvertiseWhatWorks : IOpenIddictServerHandler<HandleConfigurationRequestContext>
     {
@@ -65,10 +64,7 @@ public static class ProtocolSurface
 
         public ValueTask HandleAsync(HandleConfigurationRequestContext context)
         {
-            context.PromptValues.Clear();
-            context.IdTokenSigningAlgorithms.Clear();
-            context.Metadata.Remove(Metadata.AuthorizationResponseIssParameterSupported);
-            context.Scopes.ExceptWith([Scopes.OpenId, Scopes.Profile]);
+            context.PromptValues.IntersectWith([PromptValues.Login, PromptValues.None, PromptValues.Consent]);
             foreach (var methods in new[] { context.TokenEndpointAuthenticationMethods, context.RevocationEndpointAuthenticationMethods, context.IntrospectionEndpointAuthenticationMethods })
             {
                 methods.Remove(ClientAuthenticationMethods.PrivateKeyJwt);
@@ -80,10 +76,9 @@ public static class ProtocolSurface
     }
 
     /// <summary>
-    /// Members OpenIddict writes straight into the response. <c>response_types_supported</c> is required by OpenID
-    /// Connect Discovery and RFC 8414; with no authorization endpoint it is honestly empty, and OpenIddict drops
-    /// empty members, so it is added here. <c>require_pushed_authorization_requests</c> concerns an
-    /// authorization endpoint there is not.
+    /// Members OpenIddict writes straight into the response. <c>require_pushed_authorization_requests</c> is
+    /// dropped: there is no pushed authorization endpoint. <c>response_types_supported</c> is required by OpenID
+    /// Connect Discovery and RFC 8414; it is added should the list ever be empty (OpenIddict drops empty members).
     /// </summary>
     public sealed class AuthorizationEndpointMembers : IOpenIddictServerHandler<ApplyConfigurationResponseContext>
     {

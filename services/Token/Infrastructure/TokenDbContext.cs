@@ -10,6 +10,10 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options) : D
 
     public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
 
+    public DbSet<Grant> Grants => Set<Grant>();
+
+    public DbSet<RedeemedCode> RedeemedCodes => Set<RedeemedCode>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.AddIntegrationEventTables();
@@ -24,6 +28,21 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options) : D
             e.Property(s => s.UserAgent).HasMaxLength(512);
             e.Property(s => s.RevokedReason).HasMaxLength(64);
             e.HasIndex(s => s.Subject).HasFilter("revoked_at IS NULL");
+            e.HasIndex(s => s.BrowserSessionId).HasFilter("browser_session_id IS NOT NULL AND revoked_at IS NULL");
+        });
+        modelBuilder.Entity<Grant>(e =>
+        {
+            e.ToTable("grants");
+            e.HasKey(g => g.Id);
+            e.Property(g => g.Subject).HasMaxLength(200);
+            e.Property(g => g.ClientId).HasMaxLength(100);
+            e.HasIndex(g => new { g.Subject, g.ClientId }).IsUnique();
+        });
+        modelBuilder.Entity<RedeemedCode>(e =>
+        {
+            e.ToTable("redeemed_codes");
+            e.HasKey(c => c.CodeId);
+            e.HasIndex(c => c.ExpiresAt);
         });
         modelBuilder.Entity<SigningKey>(e =>
         {

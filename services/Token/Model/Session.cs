@@ -35,6 +35,12 @@ public sealed class Session
     public DateTimeOffset? RevokedAt { get; set; }
 
     public string? RevokedReason { get; set; }
+
+    /// <summary>
+    /// The hosted sign-in (browser cookie at token-service) this session was opened from, if any: signing out
+    /// there (end-session) ends every session it opened.
+    /// </summary>
+    public Guid? BrowserSessionId { get; set; }
 }
 
 /// <summary>

@@ -25,12 +25,16 @@ public sealed class SessionService(
     public const string SourceService = Protocol.Services.Token;
 
     public async Task<Session> OpenAsync(
-        string subject, string clientId, string[] amr, string[] roles, string? ip, string? userAgent, HttpContext http, string actor, CancellationToken cancellationToken)
+        string subject, string clientId, string[] amr, string[] roles, string? ip, string? userAgent, HttpContext http, string actor, CancellationToken cancellationToken,
+        Guid? id = null, Guid? browserSessionId = null)
     {
         var now = clock.GetUtcNow();
         var session = new Session
         {
-            Id = Guid.CreateVersion7(now), // the sid carries its creation millisecond (sub-wide revocation compares it)
+            // The sid carries its creation millisecond (sub-wide revocation compares it); a code-flow sid was chosen
+            // (the same way) when the code was issued, moments ago.
+            Id = id ?? Guid.CreateVersion7(now),
+            BrowserSessionId = browserSessionId,
             Subject = subject,
             ClientId = clientId,
             Amr = amr,
@@ -99,6 +103,46 @@ public sealed class SessionService(
         // Rotate here means the session changed under us between the two statements (it cannot become current
         // again): refuse rather than issue without the atomic rotation.
         return decision == RefreshDecision.Rotate ? RefreshDecision.Refuse : decision;
+    }
+
+    /// <summary>
+    /// Redeems authorization code <paramref name="codeId"/>: opens its session <paramref name="sid"/>, or — when the
+    /// code was redeemed before — revokes the session the first redemption opened and returns null (RFC 6749
+    /// §4.1.2, RFC 9700 §4.5). The redemption row and the session commit together, so a concurrent replay waits
+    /// on the row's unique key until the first one has committed and then finds the session to revoke.
+    /// </summary>
+    public async Task<Session?> OpenFromCodeAsync(
+        Guid codeId, DateTimeOffset codeExpiresAt, Guid sid, Guid? browserSessionId, string subject, string clientId, string[] amr, string[] roles,
+        string? ip, string? userAgent, HttpContext http, CancellationToken cancellationToken)
+    {
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            var inserted = await db.Database.ExecuteSqlRawAsync(
+                "INSERT INTO redeemed_codes (code_id, session_id, redeemed_at, expires_at) VALUES (@code, @sid, @now, @expires) ON CONFLICT (code_id) DO NOTHING",
+                [Parameter("code", codeId), Parameter("sid", sid), Parameter("now", clock.GetUtcNow()), Parameter("expires", codeExpiresAt)],
+                cancellationToken);
+            if (inserted == 1)
+            {
+                var session = await OpenAsync(subject, clientId, amr, roles, ip, userAgent, http, subject,
+                    cancellationToken, sid, browserSessionId);
+                await transaction.CommitAsync(cancellationToken);
+                outboxSignal.Notify();
+                return session;
+            }
+        }
+        await RevokeAsync(sid, RevocationReasons.AuthorizationCodeReplay, owner: null, http, clientId, cancellationToken);
+        return null;
+    }
+
+    /// <summary>Ends every session a hosted sign-in opened (end-session, sign-out on the pages); returns how many.</summary>
+    public async Task<int> RevokeBrowserSessionAsync(Guid browserSessionId, string subject, HttpContext http, CancellationToken cancellationToken)
+    {
+        var sessions = await db.Sessions.Where(s => s.BrowserSessionId == browserSessionId && s.Subject == subject && s.RevokedAt == null).ToListAsync(cancellationToken);
+        foreach (var session in sessions)
+        {
+            await RevokeTrackedAsync(session, RevocationReasons.Logout, http, subject, cancellationToken);
+        }
+        return sessions.Count;
     }
 
     private static NpgsqlParameter Parameter(string name, object? value) => new(name, value ?? DBNull.Value);

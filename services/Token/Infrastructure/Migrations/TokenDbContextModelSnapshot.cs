@@ -368,6 +368,72 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                     b.ToTable("processed_events", (string)null);
                 });
 
+            modelBuilder.Entity("SecurePlatform.Token.Model.Grant", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("ClientId")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("client_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.PrimitiveCollection<string[]>("Scopes")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("scopes");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("subject");
+
+                    b.HasKey("Id")
+                        .HasName("pk_grants");
+
+                    b.HasIndex("Subject", "ClientId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_grants_subject_client_id");
+
+                    b.ToTable("grants", (string)null);
+                });
+
+            modelBuilder.Entity("SecurePlatform.Token.Model.RedeemedCode", b =>
+                {
+                    b.Property<Guid>("CodeId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("code_id");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<DateTimeOffset>("RedeemedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("redeemed_at");
+
+                    b.Property<Guid>("SessionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("session_id");
+
+                    b.HasKey("CodeId")
+                        .HasName("pk_redeemed_codes");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_redeemed_codes_expires_at");
+
+                    b.ToTable("redeemed_codes", (string)null);
+                });
+
             modelBuilder.Entity("SecurePlatform.Token.Model.Session", b =>
                 {
                     b.Property<Guid>("Id")
@@ -379,6 +445,10 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                         .IsRequired()
                         .HasColumnType("text[]")
                         .HasColumnName("amr");
+
+                    b.Property<Guid?>("BrowserSessionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("browser_session_id");
 
                     b.Property<string>("ClientId")
                         .IsRequired()
@@ -442,6 +512,10 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
 
                     b.HasKey("Id")
                         .HasName("pk_sessions");
+
+                    b.HasIndex("BrowserSessionId")
+                        .HasDatabaseName("ix_sessions_browser_session_id")
+                        .HasFilter("browser_session_id IS NOT NULL AND revoked_at IS NULL");
 
                     b.HasIndex("Subject")
                         .HasDatabaseName("ix_sessions_subject")

@@ -1,0 +1,128 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Claims;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Server;
+using SecurePlatform.Contracts;
+using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.Token.Model;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace SecurePlatform.Token.Infrastructure;
+
+/// <summary>Who auth-service says signed in: what the hosted sign-in puts in its cookie and its tokens.</summary>
+public sealed record VerifiedUser(string Subject, string[] Amr, string[] Roles, string? Email, bool EmailVerified);
+
+public abstract record CredentialCheckResult
+{
+    public sealed record Verified(VerifiedUser User) : CredentialCheckResult;
+
+    /// <summary>Wrong password, unknown or disabled account: one answer for all.</summary>
+    public sealed record Refused : CredentialCheckResult;
+
+    /// <summary>auth-service throttled the attempt (429) and says when to try again.</summary>
+    public sealed record Throttled(TimeSpan? RetryAfter) : CredentialCheckResult;
+
+    public sealed record Unavailable : CredentialCheckResult;
+}
+
+/// <summary>
+/// The back channel to auth-service for the hosted sign-in. token-service authenticates with an access token it
+/// signs itself (<c>sub</c>/<c>client_id</c> token-service, scope <see cref="Protocol.CredentialCheck.Scope"/>),
+/// which auth-service validates like any platform token: no further shared secret.
+/// </summary>
+public sealed partial class AuthServiceClient(
+    HttpClient http, IOptionsMonitor<OpenIddictServerOptions> server, KeyRing keys, IOptions<TokenOptions> options, TimeProvider clock, ILogger<AuthServiceClient> logger)
+{
+    /// <summary>Service discovery name; resolved from <c>services:auth-service:https:0</c> / <c>http:0</c>.</summary>
+    public const string BaseAddress = "https+http://auth-service";
+
+    private static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(5);
+    private readonly Lock _gate = new();
+    private (string Token, DateTimeOffset RenewAt)? _token;
+
+    public async Task<CredentialCheckResult> VerifyPasswordAsync(string email, string password, string? clientId, HttpContext browser, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Protocol.CredentialCheck.Path)
+        {
+            Content = JsonContent.Create(new
+            {
+                email,
+                password,
+                clientId,
+                clientIp = ServiceDefaults.Messaging.EventStamping.ClientAddress(browser),
+                userAgent = ServiceDefaults.Messaging.EventStamping.UserAgent(browser),
+            }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BackChannelToken(browser));
+        try
+        {
+            using var response = await http.SendAsync(request, cancellationToken);
+            switch (response.StatusCode)
+            {
+                case HttpStatusCode.OK:
+                    var user = await response.Content.ReadFromJsonAsync<VerifiedUser>(cancellationToken);
+                    return user is { Subject.Length: > 0 } ? new CredentialCheckResult.Verified(user) : new CredentialCheckResult.Unavailable();
+                case HttpStatusCode.Unauthorized:
+                    return new CredentialCheckResult.Refused();
+                case HttpStatusCode.TooManyRequests:
+                    return new CredentialCheckResult.Throttled(response.Headers.RetryAfter?.Delta);
+                default:
+                    LogUnexpected((int)response.StatusCode);
+                    return new CredentialCheckResult.Unavailable();
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogUnreachable(ex.GetType().Name);
+            return new CredentialCheckResult.Unavailable();
+        }
+    }
+
+    /// <summary>A short-lived access token for the back channel, signed with the active published key; renewed before it expires.</summary>
+    private string BackChannelToken(HttpContext browser)
+    {
+        var now = clock.GetUtcNow();
+        lock (_gate)
+        {
+            if (_token is { } cached && cached.RenewAt > now)
+            {
+                return cached.Token;
+            }
+        }
+        var credentials = server.CurrentValue.SigningCredentials.Find(c => c.Key is AsymmetricSecurityKey && c.Key.KeyId == keys.ActiveKeyId)
+            ?? server.CurrentValue.SigningCredentials.First(c => c.Key is AsymmetricSecurityKey);
+        var issuer = options.Value.Issuer?.ToString() ?? $"{browser.Request.Scheme}://{browser.Request.Host}/";
+        var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = PlatformClaims.Audience,
+            TokenType = "at+jwt",
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = (now + TokenLifetime).UtcDateTime,
+            SigningCredentials = credentials,
+            Subject = new ClaimsIdentity(
+            [
+                new Claim(Claims.Subject, Protocol.Services.Token),
+                new Claim(Claims.ClientId, Protocol.Services.Token),
+                new Claim(Claims.Scope, Protocol.CredentialCheck.Scope),
+                new Claim(Claims.JwtId, Guid.NewGuid().ToString("N")),
+            ]),
+        });
+        lock (_gate)
+        {
+            _token = (token, now + TokenLifetime / 2);
+        }
+        return token;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "auth-service answered the credential check with {Status}")]
+    private partial void LogUnexpected(int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "auth-service is unreachable for the credential check ({ErrorType})")]
+    private partial void LogUnreachable(string errorType);
+}

@@ -1,0 +1,32 @@
+using Microsoft.AspNetCore.Mvc.Filters;
+
+namespace SecurePlatform.Token.Infrastructure;
+
+/// <summary>
+/// The hosted pages' Content-Security-Policy: no script at all, our one stylesheet, no framing. <c>form-action</c>
+/// lists 'self' plus the origin the page's form ends up redirecting to (the client's redirect URI): Chrome applies
+/// form-action to the redirects after a POST (security-reference D12).
+/// </summary>
+public sealed class PageSecurityPolicy : IAsyncPageFilter
+{
+    /// <summary>Where a page's form leads, once it is done; set by the page before it renders.</summary>
+    public const string FormTargetItem = "sp_form_target";
+
+    public Task OnPageHandlerSelectionAsync(PageHandlerSelectedContext context) => Task.CompletedTask;
+
+    public async Task OnPageHandlerExecutionAsync(PageHandlerExecutingContext context, PageHandlerExecutionDelegate next)
+    {
+        var http = context.HttpContext;
+        http.Response.OnStarting(() =>
+        {
+            var target = http.Items[FormTargetItem] is Uri { IsAbsoluteUri: true } uri && uri.Scheme is "https" or "http"
+                ? " " + uri.GetLeftPart(UriPartial.Authority)
+                : "";
+            http.Response.Headers.ContentSecurityPolicy =
+                $"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'{target}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+            http.Response.Headers.CacheControl = "no-store";
+            return Task.CompletedTask;
+        });
+        await next();
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net.Http.Json;
+using Microsoft.Playwright;
+using SecurePlatform.TestSupport;
+
+namespace SecurePlatform.Browser.Tests;
+
+/// <summary>
+/// The four services as processes, a third-party relying party (ASP.NET Core's OpenIdConnect handler) and a
+/// first-party public client registered at token-service, and headless Chromium from Debian's packages.
+/// </summary>
+public sealed class HostedSignInFixture : IAsyncLifetime
+{
+    public const string RpClientId = "example-notes";
+    public const string NativeClientId = "example-native";
+
+    public static string RpSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+
+    public int RpPort { get; } = ServiceProcess.FreePort();
+
+    /// <summary>A loopback redirect nobody listens on: the tests read the code from the Location header.</summary>
+    public int NativePort { get; } = ServiceProcess.FreePort();
+
+    public Platform Platform { get; private set; } = null!;
+
+    public ServiceProcess RelyingParty { get; private set; } = null!;
+
+    public IPlaywright Playwright { get; private set; } = null!;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public string RpUrl => $"http://127.0.0.1:{RpPort}";
+
+    public string NativeRedirect => $"http://127.0.0.1:{NativePort}/callback";
+
+    public async Task InitializeAsync()
+    {
+        var infra = new[] { "postgres", "authdb", "tokendb", "auditdb", "profiledb", "redis", "rabbitmq" }
+            .ToDictionary(n => n, TestEnvironment.ConnectionString);
+        Platform = await Platform.StartAsync(infra, "browser", new Dictionary<string, string>
+        {
+            [$"Clients__{RpClientId}__Secret"] = RpSecret,
+            [$"Clients__{RpClientId}__DisplayName"] = "Example Notes",
+            [$"Clients__{RpClientId}__RedirectUris__0"] = $"{RpUrl}/signin-oidc",
+            [$"Clients__{RpClientId}__PostLogoutRedirectUris__0"] = $"{RpUrl}/signout-callback-oidc",
+            [$"Clients__{NativeClientId}__FirstParty"] = "true",
+            [$"Clients__{NativeClientId}__DisplayName"] = "Example native app",
+            [$"Clients__{NativeClientId}__RedirectUris__0"] = NativeRedirect,
+            [$"Clients__{NativeClientId}__PostLogoutRedirectUris__0"] = $"http://127.0.0.1:{NativePort}/signed-out",
+        });
+        using (var http = new HttpClient())
+        {
+            foreach (var service in Platform.Processes.Values)
+            {
+                await Eventually.HoldsAsync(async () => (await http.GetAsync(new Uri(service.BaseAddress, "/health"))).IsSuccessStatusCode, TimeSpan.FromSeconds(90), $"{service.Project} healthy");
+            }
+        }
+        RelyingParty = ServiceProcess.Start("RelyingParty", new Dictionary<string, string>
+        {
+            ["Oidc__Authority"] = Platform.Token.BaseAddress.ToString(),
+            ["Oidc__ClientId"] = RpClientId,
+            ["Oidc__ClientSecret"] = RpSecret,
+            ["Api__Profile"] = Platform.Profile.BaseAddress.ToString(),
+        }, RpPort);
+        await RelyingParty.WaitUntilAliveAsync(TimeSpan.FromSeconds(60), "/");
+
+        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        Browser = await Playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            // This machine's network is closed: no background connections to Google's services.
+            Args = ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        });
+    }
+
+    /// <summary>A registered user (through the JSON API) with a fresh password.</summary>
+    public async Task<(string Email, string Password)> NewUserAsync()
+    {
+        var email = $"browser-{Guid.NewGuid():N}"[..24] + "@example.test";
+        var password = "Correct-Horse-" + Guid.NewGuid().ToString("N")[..12];
+        using var http = new HttpClient { BaseAddress = Platform.Auth.BaseAddress };
+        var response = await http.PostAsJsonAsync("/auth/register", new { email, password });
+        Assert.True(response.IsSuccessStatusCode, $"register: {(int)response.StatusCode}");
+        return (email, password);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.CloseAsync();
+        }
+        Playwright?.Dispose();
+        if (RelyingParty is not null)
+        {
+            await RelyingParty.DisposeAsync();
+        }
+        if (Platform is not null)
+        {
+            await Platform.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class HostedSignInCollection : ICollectionFixture<HostedSignInFixture>
+{
+    public const string Name = "hosted sign-in";
+}

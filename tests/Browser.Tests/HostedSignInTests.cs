@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.Playwright;
+using SecurePlatform.TestSupport;
+
+namespace SecurePlatform.Browser.Tests;
+
+/// <summary>A standard relying party signs a user in through the hosted login and consent, uses and refreshes its tokens, and signs out.</summary>
+[Collection(HostedSignInCollection.Name)]
+public class HostedSignInTests(HostedSignInFixture fixture)
+{
+    private static readonly string DocsDirectory = Path.Combine(TestEnvironment.RepoRoot, "docs");
+
+    [Fact]
+    public async Task A_third_party_web_app_signs_in_with_login_and_consent_uses_refreshes_and_signs_out_everywhere()
+    {
+        var (email, password) = await fixture.NewUserAsync();
+        await using var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 480, Height = 720 } });
+        var page = await context.NewPageAsync();
+
+        await page.GotoAsync(fixture.RpUrl);
+        await page.ClickAsync("#signin");
+        // The hosted login, on token-service's origin.
+        await page.WaitForURLAsync(url => url.StartsWith(fixture.Platform.Token.BaseAddress + "account/login", StringComparison.Ordinal));
+        Assert.Equal("Sign in", await page.InnerTextAsync("h1"));
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password + "-wrong");
+        await page.ClickAsync("button[type=submit]");
+        Assert.Equal("Invalid email or password.", (await page.InnerTextAsync("[role=alert]")).Trim());
+        await page.FillAsync("#password", password);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(DocsDirectory, "login.png") });
+        await page.ClickAsync("button[type=submit]");
+
+        // Consent: a third-party client, its name and the scopes in plain words.
+        await page.WaitForURLAsync(url => url.Contains("/account/consent", StringComparison.Ordinal));
+        Assert.Contains("Example Notes", await page.InnerTextAsync("main"));
+        Assert.Contains("See your email address", await page.InnerTextAsync("main"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(DocsDirectory, "consent.png") });
+        await page.ClickAsync("button[value=allow]");
+
+        // Back at the relying party, signed in, with an identity token that names the user.
+        await ArriveAsync(page, fixture.RpUrl + "/");
+        var sub = await page.InnerTextAsync("#sub");
+        Assert.False(string.IsNullOrEmpty(sub));
+        Assert.Equal(email, await page.InnerTextAsync("#email"));
+
+        // The access token works at profile-service; the refresh rotates.
+        await page.GotoAsync(fixture.RpUrl + "/profile");
+        Assert.StartsWith("200 ", await page.InnerTextAsync("body"));
+        await page.GotoAsync(fixture.RpUrl + "/refresh");
+        Assert.Equal("200", (await page.InnerTextAsync("body")).Trim());
+        var tokensResponse = await page.GotoAsync(fixture.RpUrl + "/tokens");
+        var tokensText = await tokensResponse!.TextAsync();
+        Assert.True(tokensText.StartsWith('{'), $"/tokens {tokensResponse.Status} at {page.Url}: {tokensText[..Math.Min(300, tokensText.Length)]}");
+        var tokens = JsonDocument.Parse(tokensText).RootElement;
+        var access = tokens.GetProperty("access_token").GetString()!;
+        var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens.GetProperty("id_token").GetString());
+        Assert.Equal(sub, idToken.Subject);
+        Assert.Equal(HostedSignInFixture.RpClientId, idToken.Audiences.Single());
+        Assert.True(idToken.TryGetPayloadValue<long>("auth_time", out _), "auth_time in the identity token");
+        Assert.True(idToken.TryGetPayloadValue<string>("sid", out _), "sid in the identity token");
+        Assert.True(idToken.TryGetPayloadValue<string>("nonce", out _), "nonce in the identity token");
+        Assert.Equal(HttpStatusCode.OK, await ProfileStatusAsync(access));
+
+        // Sign-out through the relying party: end-session with its id_token_hint.
+        await page.GotoAsync(fixture.RpUrl + "/signout");
+        await ArriveAsync(page, fixture.RpUrl + "/");
+        Assert.Equal("Signed out", await page.InnerTextAsync("#status"));
+
+        // RP-initiated logout ended the session on every service within the second.
+        var refused = await Eventually.HoldsAsync(async () => await ProfileStatusAsync(access) == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1), "the signed-out token is refused");
+        Assert.True(refused <= TimeSpan.FromSeconds(1));
+        using var sessions = new HttpClient { BaseAddress = fixture.Platform.Token.BaseAddress };
+        sessions.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", access);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await sessions.GetAsync("/sessions")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_pages_carry_a_strict_policy_and_cannot_be_framed()
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = fixture.Platform.Token.BaseAddress };
+        var response = await http.GetAsync("/account/login?returnUrl=" + Uri.EscapeDataString("/connect/authorize?client_id=x"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var csp = response.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("default-src 'none'", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("script-src", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("style=", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Waits for <paramref name="url"/>; if the browser ends elsewhere, says where and what it shows.</summary>
+    private static async Task ArriveAsync(IPage page, string url)
+    {
+        try
+        {
+            await page.WaitForURLAsync(url, new PageWaitForURLOptions { Timeout = 15_000 });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"expected {url}, the browser is at {page.Url}: {(await page.InnerTextAsync("body"))[..Math.Min(500, (await page.InnerTextAsync("body")).Length)]}");
+        }
+    }
+
+    private async Task<HttpStatusCode> ProfileStatusAsync(string accessToken)
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Platform.Profile.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        return (await http.GetAsync("/profiles/me")).StatusCode;
+    }
+}
