@@ -30,15 +30,17 @@ t0=$(date +%s%3N)
 elapsed() { printf '%.1f s' "$(( $(date +%s%3N) - t0 ))e-3"; }
 
 stop_services() {
-  local pidfile pid
-  for pidfile in "$STATE"/*.pid; do
+  local pidfile pid pids=() _
+  for pidfile in "$STATE"/*-service.pid; do
     [[ -e "$pidfile" ]] || continue
     pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null && pids+=("$pid"); fi
     rm -f "$pidfile"
   done
-  # give them a moment to shut down cleanly, then make sure
-  for _ in $(seq 1 50); do pgrep -f 'artifacts/bin/.*\.Api\.dll' >/dev/null || break; sleep 0.1; done
+  # Give them a moment to shut down cleanly. Only the processes this script started: matching command lines
+  # ('artifacts/bin/…Api.dll') also waited for other checkouts' services, 5 s on every start of a shared machine.
+  ((${#pids[@]})) || return 0
+  for _ in $(seq 1 50); do kill -0 "${pids[@]}" 2>/dev/null || break; sleep 0.1; done
 }
 
 # The AppHost stops its orchestrator (DCP), which stops the services, on SIGTERM. Wait for all of it, then make sure.
@@ -161,6 +163,7 @@ apphost_env() { # the AppHost in Infrastructure:Mode=existing; the platform's se
   echo "ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=http://localhost:$RESOURCE_SERVICE_PORT"
   echo "ASPIRE_ALLOW_UNSECURED_TRANSPORT=true"   # plain http on loopback; the dashboard still asks for its token
   echo "Infrastructure__Mode=existing"
+  echo "AppHost__LaunchBuiltServices=true"   # the built service executables, not dotnet run (AppHost/Extensions/BuiltServiceExtensions.cs)
   for name in authdb tokendb auditdb profiledb redis rabbitmq; do echo "ConnectionStrings__$name=${CS[$name]}"; done
   echo "Parameters__auth-client-secret=$AUTH_CLIENT_SECRET"
   echo "Parameters__client-secret-hash-key=$CLIENT_SECRET_HASH_KEY"

@@ -15,7 +15,8 @@ var token = builder.AddProject<Projects.Token_Api>("token-service")
     .WithInfrastructure(infra.TokenDb, infra)
     .WithEnvironment("Clients__auth-service__Secret", authClientSecret)
     .WithEnvironment("Token__ClientSecretHashKey", clientSecretHashKey)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .LaunchBuiltExecutableWhenConfigured();
 
 // One issuer whatever host name a client uses; token-service validates its own access tokens (sessions API),
 // and a project gets no discovery entry for itself.
@@ -31,17 +32,20 @@ builder.AddProject<Projects.Auth_Api>("auth-service")
     .WithEnvironment("Bootstrap__AdminEmail", adminEmail)
     .WithEnvironment("Bootstrap__AdminPassword", adminPassword)
     .WithExternalHttpEndpoints()
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .LaunchBuiltExecutableWhenConfigured();
 
 builder.AddProject<Projects.Audit_Api>("audit-service")
     .WithInfrastructure(infra.AuditDb, infra)
     .WithReference(token)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .LaunchBuiltExecutableWhenConfigured();
 
 builder.AddProject<Projects.Profile_Api>("profile-service")
     .WithInfrastructure(infra.ProfileDb, infra)
     .WithReference(token)
     .WithExternalHttpEndpoints()
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .LaunchBuiltExecutableWhenConfigured();
 
 builder.Build().Run();

@@ -55,12 +55,10 @@ public static class ServiceDefaultsExtensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter("Npgsql")
-                .AddMeter(MassTransit.Monitoring.InstrumentationOptions.MeterName))
+                .AddMeter("Npgsql"))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(Telemetry.ActivitySourceName)
-                .AddSource(MassTransit.Logging.DiagnosticHeaders.DefaultListenerName)
                 .AddAspNetCoreInstrumentation(o =>
                 {
                     // Probes would drown the traces that matter.

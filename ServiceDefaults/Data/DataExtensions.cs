@@ -5,7 +5,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using SecurePlatform.ServiceDefaults.Data;
 using SecurePlatform.ServiceDefaults.Health;
-using SecurePlatform.ServiceDefaults.Messaging;
 using SecurePlatform.ServiceDefaults.Security;
 using StackExchange.Redis;
 
@@ -19,7 +18,7 @@ public static class DataExtensions
     /// (<c>Aspire.Npgsql.EntityFrameworkCore.PostgreSQL</c>: <c>EnrichNpgsqlDbContext</c>, tracing, metrics, settings
     /// under <c>Aspire:Npgsql:EntityFrameworkCore:PostgreSQL</c>), plus what the platform adds on top: a readiness
     /// check named after the connection (<c>AspNetCore.HealthChecks.NpgSql</c>, <c>SELECT 1</c> on the service's
-    /// own data source), prepared statements, the outbox interceptors, start-up migration (Development, or
+    /// own data source), prepared statements, start-up migration (Development, or
     /// <c>Database:MigrateOnStartup=true</c>) and the Production secret check.
     /// Aspire's <c>AddNpgsqlDbContext</c> is not used because it builds the context from the connection string:
     /// the platform needs its own <see cref="NpgsqlDataSource"/> (prepared statements, audit-service's <c>SET ROLE</c>).
@@ -33,7 +32,7 @@ public static class DataExtensions
         Action<NpgsqlDataSourceBuilder>? configureDataSource = null)
         where TContext : DbContext
     {
-        var connectionString = RequireConnectionString(builder, connectionName);
+        var connectionString = builder.GetRequiredConnectionString(connectionName);
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName };
         PrepareRepeatedStatements(dataSourceBuilder.ConnectionStringBuilder);
         configureDataSource?.Invoke(dataSourceBuilder);
@@ -44,12 +43,11 @@ public static class DataExtensions
             builder.Services.AddSingleton(new MigrationDataSource<TContext>(
                 new NpgsqlDataSourceBuilder(connectionString) { Name = connectionName + "-migrations" }.Build()));
         }
-        builder.Services.AddSingleton<OutboxSignal>();
-        builder.Services.AddSingleton<OutboxSignalInterceptor>();
         // Pooled: OpenIddict resolves stores (and so a context) for most token requests even when it reads
         // nothing; building a context per request showed up in token-service's CPU profile.
-        builder.Services.AddDbContextPool<TContext>((sp, options) => ConfigureNpgsql(options, dataSource)
-            .AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>()));
+        // More options (the outbox's commit interceptor, from the Messaging project) are layered on with EF Core's
+        // ConfigureDbContext<TContext>, so this stays free of what only some services use.
+        builder.Services.AddDbContextPool<TContext>(options => ConfigureNpgsql(options, dataSource));
 
         // Retries off: the services open explicit transactions (outbox, idempotent consumers, key rotation), which
         // a retrying execution strategy refuses. Aspire's DbContext check off: ours below runs a query on the
@@ -77,7 +75,7 @@ public static class DataExtensions
     /// </summary>
     public static IHostApplicationBuilder AddPlatformRedis(this IHostApplicationBuilder builder, string connectionName = "redis")
     {
-        RequireConnectionString(builder, connectionName);
+        builder.GetRequiredConnectionString(connectionName);
         builder.AddRedisClient(connectionName,
             settings => settings.DisableHealthChecks = true,
             options =>
@@ -114,7 +112,8 @@ public static class DataExtensions
         .UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
         .UseSnakeCaseNamingConvention();
 
-    internal static string RequireConnectionString(IHostApplicationBuilder builder, string connectionName)
+    /// <summary><c>ConnectionStrings:{connectionName}</c>; a missing one stops start-up with a message that says how to set it.</summary>
+    public static string GetRequiredConnectionString(this IHostApplicationBuilder builder, string connectionName)
     {
         var value = builder.Configuration.GetConnectionString(connectionName);
         if (string.IsNullOrWhiteSpace(value))

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Bench.AuditIngest;
 

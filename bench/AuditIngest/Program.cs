@@ -437,7 +437,7 @@ public static class AuditIngestBench
         {
             throw new ArgumentOutOfRangeException(nameof(args), "--rows must be at most 5,000,000");
         }
-        return new Options(duration, Int("writers", 4), Int("rate", 6000), Math.Clamp(Int("per-commit", 20), 1, 1000), Int("batch-size", new SecurePlatform.ServiceDefaults.Messaging.OutboxOptions().BatchSize), rows, Int("queries", 1000),
+        return new Options(duration, Int("writers", 4), Int("rate", 6000), Math.Clamp(Int("per-commit", 20), 1, 1000), Int("batch-size", new SecurePlatform.Messaging.OutboxOptions().BatchSize), rows, Int("queries", 1000),
             values.TryGetValue("keep", out var keep) && keep == "true",
             (values.TryGetValue("phases", out var phases) ? phases : "ingest,drain,seed,query,verify").Split(','),
             Math.Clamp(Int("drain-events", 60_000), 1, 500_000));

@@ -2,7 +2,7 @@ using System.Text.Json;
 using MassTransit;
 using Npgsql;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;

@@ -13,7 +13,7 @@ namespace SecurePlatform.Audit.Tests;
 public class IngestionTests
 {
     /// <summary>One event of every type of the catalogue, about <paramref name="subject"/>.</summary>
-    internal static List<IntegrationEvent> OneOfEach(string subject) => AuditEventTypes.All
+    internal static List<IntegrationEvent> OneOfEach(string subject) => IntegrationEventCatalogue.All
         .Select(t => (IntegrationEvent)Activator.CreateInstance(t)!)
         .Select(e => e with { Subject = subject, Actor = subject, SourceService = "test", IpAddress = "203.0.113.9", UserAgent = "tests" })
         .ToList();

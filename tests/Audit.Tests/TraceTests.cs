@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Audit.Tests;

@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using SecurePlatform.Auth.Infrastructure;
 using SecurePlatform.Auth.Model;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Auth.Tests;

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Token.Tests;

@@ -3,8 +3,9 @@ using Npgsql;
 using SecurePlatform.Audit.Infrastructure;
 using SecurePlatform.Audit.IntegrationEvents;
 using SecurePlatform.Audit.Model;
+using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Audit.Extensions;
 
@@ -44,7 +45,7 @@ public static class Extensions
             endpoint.QueueName = ingest.Value.QueueName;
             endpoint.PrefetchCount = ingest.Value.PrefetchCount;
         });
-        builder.AddMessaging(bus => bus.AddIntegrationEventSink<AuditEventSink>(AuditEventTypes.All, takesEveryEvent: true));
+        builder.AddMessaging(bus => bus.AddIntegrationEventSink<AuditEventSink>(IntegrationEventCatalogue.All, takesEveryEvent: true));
 
         builder.Services.AddScoped<AuditStore>();
     }

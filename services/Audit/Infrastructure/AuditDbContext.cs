@@ -1,6 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using SecurePlatform.Audit.Model;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Audit.Infrastructure;
 

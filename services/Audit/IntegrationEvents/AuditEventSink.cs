@@ -1,6 +1,6 @@
 using SecurePlatform.Audit.Infrastructure;
 using SecurePlatform.Audit.Model;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Audit.IntegrationEvents;
 

@@ -3,15 +3,11 @@ using SecurePlatform.Contracts;
 
 namespace SecurePlatform.Audit.Model;
 
-/// <summary>The event catalogue: every concrete <see cref="IntegrationEvent"/> in Contracts, by short name.</summary>
+/// <summary>How audit rows name the types of <see cref="IntegrationEventCatalogue"/> (the list audit-service consumes).</summary>
 public static class AuditEventTypes
 {
-    public static IReadOnlyList<Type> All { get; } = typeof(IntegrationEvent).Assembly.GetTypes()
-        .Where(t => t is { IsClass: true, IsAbstract: false } && t.IsSubclassOf(typeof(IntegrationEvent)))
-        .OrderBy(t => t.Name, StringComparer.Ordinal)
-        .ToArray();
-
-    public static FrozenSet<string> Names { get; } = All.Select(t => t.Name).ToFrozenSet(StringComparer.Ordinal);
+    /// <summary>Short names (the <c>type</c> column and the <c>?type=</c> filter).</summary>
+    public static FrozenSet<string> Names { get; } = IntegrationEventCatalogue.All.Select(t => t.Name).ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>What a user sees of their own account in <c>GET /audit/me</c>: sign-ins, credential and MFA changes, sessions.</summary>
     public static IReadOnlyList<string> OwnSecurityActivity { get; } =

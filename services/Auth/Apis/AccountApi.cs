@@ -8,7 +8,7 @@ using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Auth.Apis;
 

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Auth.Apis;
 

@@ -9,7 +9,7 @@ using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.ServiceDefaults.Security;
 
 namespace SecurePlatform.Auth.Apis;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.ServiceDefaults.Resilience;
 
 namespace SecurePlatform.Auth.Infrastructure;

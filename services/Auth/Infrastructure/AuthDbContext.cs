@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using SecurePlatform.Auth.Model;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Auth.Infrastructure;
 

@@ -5,7 +5,7 @@ using SecurePlatform.Contracts;
 using SecurePlatform.Profile.Infrastructure;
 using SecurePlatform.Profile.Model;
 using SecurePlatform.ServiceDefaults.Auth;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Profile.Apis;
 

@@ -114,8 +114,8 @@ public static class AuthorizationApi
         }
         identity.SetClaim(HostedSignIn.CodeClaims.Id, Guid.NewGuid().ToString());
         identity.SetClaim(HostedSignIn.CodeClaims.BrowserSession, user.FindFirstValue(HostedSignIn.Claims.BrowserSession));
-        identity.SetClaim(HostedSignIn.CodeClaims.ClientIp, ServiceDefaults.Messaging.EventStamping.ClientAddress(http));
-        identity.SetClaim(HostedSignIn.CodeClaims.UserAgent, ServiceDefaults.Messaging.EventStamping.UserAgent(http));
+        identity.SetClaim(HostedSignIn.CodeClaims.ClientIp, Messaging.EventStamping.ClientAddress(http));
+        identity.SetClaim(HostedSignIn.CodeClaims.UserAgent, Messaging.EventStamping.UserAgent(http));
         identity.SetScopes(scopes);
         identity.SetResources(PlatformClaims.Audience);
         return new ClaimsPrincipal(identity);

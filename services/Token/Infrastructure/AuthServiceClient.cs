@@ -53,8 +53,8 @@ public sealed partial class AuthServiceClient(
                 email,
                 password,
                 clientId,
-                clientIp = ServiceDefaults.Messaging.EventStamping.ClientAddress(browser),
-                userAgent = ServiceDefaults.Messaging.EventStamping.UserAgent(browser),
+                clientIp = Messaging.EventStamping.ClientAddress(browser),
+                userAgent = Messaging.EventStamping.UserAgent(browser),
             }),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BackChannelToken(browser));

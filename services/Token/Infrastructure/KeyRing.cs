@@ -9,7 +9,7 @@ using Microsoft.Extensions.Primitives;
 using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Server;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.Token.Model;
 
 namespace SecurePlatform.Token.Infrastructure;

@@ -1,5 +1,5 @@
 using Microsoft.EntityFrameworkCore;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.Token.Model;
 
 namespace SecurePlatform.Token.Infrastructure;

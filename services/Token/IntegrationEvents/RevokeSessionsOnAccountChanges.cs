@@ -1,5 +1,5 @@
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.Token.Infrastructure;
 using SecurePlatform.Token.Services;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 using SecurePlatform.Token.Infrastructure;
 using SecurePlatform.Token.Model;
 

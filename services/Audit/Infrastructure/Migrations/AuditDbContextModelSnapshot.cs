@@ -113,7 +113,7 @@ namespace SecurePlatform.Audit.Infrastructure.Migrations
                     b.ToTable("audit_events", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.OutboxMessage", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.OutboxMessage", b =>
                 {
                     b.Property<long>("Sequence")
                         .ValueGeneratedOnAdd()
@@ -173,7 +173,7 @@ namespace SecurePlatform.Audit.Infrastructure.Migrations
                     b.ToTable("outbox_messages", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.ProcessedEvent", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.ProcessedEvent", b =>
                 {
                     b.Property<Guid>("EventId")
                         .HasColumnType("uuid")

@@ -25,7 +25,7 @@ namespace SecurePlatform.Auth.Infrastructure.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.OutboxMessage", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.OutboxMessage", b =>
                 {
                     b.Property<long>("Sequence")
                         .ValueGeneratedOnAdd()
@@ -85,7 +85,7 @@ namespace SecurePlatform.Auth.Infrastructure.Migrations
                     b.ToTable("outbox_messages", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.ProcessedEvent", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.ProcessedEvent", b =>
                 {
                     b.Property<Guid>("EventId")
                         .HasColumnType("uuid")

@@ -301,7 +301,7 @@ namespace SecurePlatform.Auth.Infrastructure.Migrations
                     b.ToTable("users", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.OutboxMessage", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.OutboxMessage", b =>
                 {
                     b.Property<long>("Sequence")
                         .ValueGeneratedOnAdd()
@@ -361,7 +361,7 @@ namespace SecurePlatform.Auth.Infrastructure.Migrations
                     b.ToTable("outbox_messages", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.ProcessedEvent", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.ProcessedEvent", b =>
                 {
                     b.Property<Guid>("EventId")
                         .HasColumnType("uuid")

@@ -49,7 +49,7 @@ namespace SecurePlatform.Profile.Infrastructure.Migrations
                     b.ToTable("profiles", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.OutboxMessage", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.OutboxMessage", b =>
                 {
                     b.Property<long>("Sequence")
                         .ValueGeneratedOnAdd()
@@ -109,7 +109,7 @@ namespace SecurePlatform.Profile.Infrastructure.Migrations
                     b.ToTable("outbox_messages", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.ProcessedEvent", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.ProcessedEvent", b =>
                 {
                     b.Property<Guid>("EventId")
                         .HasColumnType("uuid")

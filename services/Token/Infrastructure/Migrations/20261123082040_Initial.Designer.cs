@@ -290,7 +290,7 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                     b.ToTable("OpenIddictTokens", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.OutboxMessage", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.OutboxMessage", b =>
                 {
                     b.Property<long>("Sequence")
                         .ValueGeneratedOnAdd()
@@ -350,7 +350,7 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                     b.ToTable("outbox_messages", (string)null);
                 });
 
-            modelBuilder.Entity("SecurePlatform.ServiceDefaults.Messaging.ProcessedEvent", b =>
+            modelBuilder.Entity("SecurePlatform.Messaging.ProcessedEvent", b =>
                 {
                     b.Property<Guid>("EventId")
                         .HasColumnType("uuid")

@@ -4,10 +4,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
 using SecurePlatform.TestSupport;
 
-namespace SecurePlatform.ServiceDefaults.Tests;
+namespace SecurePlatform.Messaging.Tests;
 
 public sealed record WidgetCreated : IntegrationEvent
 {
@@ -95,6 +94,8 @@ public sealed class OutboxHost : IAsyncDisposable
         builder.Services.AddSingleton<BatchLog>();
         builder.AddMessaging(bus =>
         {
+            // A test-only event: not in the catalogue, so named here (nothing scans for event types).
+            bus.AddIntegrationEventTypes(typeof(WidgetCreated));
             bus.AddIntegrationEventConsumer<WidgetCreatedConsumer>();
             // One message at a time, so the log holds batches in the order the broker delivered them (publish order).
             bus.AddConsumer<BatchProbeConsumer>().Endpoint(e =>

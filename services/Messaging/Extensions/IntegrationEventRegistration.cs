@@ -2,7 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.Messaging;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -46,6 +46,24 @@ public static class IntegrationEventRegistration
         return bus;
     }
 
+    /// <summary>
+    /// Makes event types outside <see cref="IntegrationEventCatalogue"/> publishable and readable in this host: for
+    /// tests and benches only (a platform event belongs in the catalogue). Call it before subscribing to them.
+    /// </summary>
+    public static IBusRegistrationConfigurator AddIntegrationEventTypes(this IBusRegistrationConfigurator bus, params IEnumerable<Type> eventTypes)
+    {
+        var types = KnownTypes(bus);
+        foreach (var eventType in eventTypes)
+        {
+            types.Add(eventType);
+        }
+        return bus;
+    }
+
+    private static IntegrationEventTypes KnownTypes(IServiceCollection services) =>
+        services.FirstOrDefault(d => d.ServiceType == typeof(IntegrationEventTypes))?.ImplementationInstance as IntegrationEventTypes
+        ?? throw new InvalidOperationException("Integration events are registered inside AddMessaging(bus => ...).");
+
     private static void UseSink(IBusRegistrationConfigurator bus, Type sinkType)
     {
         var existing = bus.FirstOrDefault(d => d.ServiceType == typeof(IIntegrationEventSink));
@@ -69,11 +87,18 @@ public static class IntegrationEventRegistration
             bus.AddConsumer<IntegrationEventBatchConsumer, IntegrationEventEndpointDefinition<IntegrationEventBatchConsumer>>();
         }
         subscription.TakesEveryEvent |= takesEveryEvent;
+        var known = KnownTypes(bus);
         foreach (var eventType in eventTypes)
         {
             if (!eventType.IsSubclassOf(typeof(IntegrationEvent)) || eventType.IsAbstract)
             {
                 throw new InvalidOperationException($"{eventType.Name} is not a concrete integration event.");
+            }
+            // A subscription to a type that never resolves would fail every such event at run time; refuse it now.
+            if (!known.Contains(eventType))
+            {
+                throw new InvalidOperationException(
+                    $"{eventType.FullName} is not in IntegrationEventCatalogue.All; add it there (or, in a test, bus.AddIntegrationEventTypes(typeof({eventType.Name})) first).");
             }
             subscription.Add(eventType);
         }

@@ -3,10 +3,9 @@ using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using SecurePlatform.Contracts;
-using SecurePlatform.ServiceDefaults.Messaging;
 using SecurePlatform.TestSupport;
 
-namespace SecurePlatform.ServiceDefaults.Tests;
+namespace SecurePlatform.Messaging.Tests;
 
 /// <summary>The outbox publishes its pending rows as batch messages; consumers take what they handle out of them.</summary>
 public class OutboxBatchTests

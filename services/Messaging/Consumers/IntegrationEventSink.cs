@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using SecurePlatform.Contracts;
 
-namespace SecurePlatform.ServiceDefaults.Messaging;
+namespace SecurePlatform.Messaging;
 
 /// <summary>An event taken out of a batch, with the trace of the request that caused it.</summary>
 public sealed record IncomingIntegrationEvent(IntegrationEvent Event, string? TraceParent)

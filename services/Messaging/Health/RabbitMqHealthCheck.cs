@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RabbitMQ.Client;
 
-namespace SecurePlatform.ServiceDefaults.Health;
+namespace SecurePlatform.Messaging;
 
 /// <summary>
 /// Is the broker reachable? Keeps one small probe connection and reopens it when it has dropped, so a healthy

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
-namespace SecurePlatform.ServiceDefaults.Messaging;
+namespace SecurePlatform.Messaging;
 
 /// <summary>Wakes the dispatcher as soon as outbox rows are committed, so events do not wait for the next poll.</summary>
 public sealed class OutboxSignal

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using SecurePlatform.Contracts;
 
-namespace SecurePlatform.ServiceDefaults.Messaging;
+namespace SecurePlatform.Messaging;
 
 public static class EventStamping
 {

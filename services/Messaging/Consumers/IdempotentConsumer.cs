@@ -1,7 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using SecurePlatform.Contracts;
 
-namespace SecurePlatform.ServiceDefaults.Messaging;
+namespace SecurePlatform.Messaging;
 
 /// <summary>
 /// A consumer that handles each event id once: the processed-event row and the handler's changes commit in

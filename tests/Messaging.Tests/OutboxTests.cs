@@ -1,10 +1,9 @@
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using SecurePlatform.ServiceDefaults.Messaging;
 using SecurePlatform.TestSupport;
 
-namespace SecurePlatform.ServiceDefaults.Tests;
+namespace SecurePlatform.Messaging.Tests;
 
 /// <summary>The transactional outbox and the idempotent consumer against the real PostgreSQL and RabbitMQ.</summary>
 public class OutboxTests

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -11,7 +10,7 @@ using Microsoft.Extensions.Options;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Resilience;
 
-namespace SecurePlatform.ServiceDefaults.Messaging;
+namespace SecurePlatform.Messaging;
 
 public sealed class OutboxOptions
 {
@@ -57,6 +56,7 @@ internal sealed partial class OutboxDispatcher<TContext>(
     IServiceScopeFactory scopes,
     IBus bus,
     OutboxSignal signal,
+    IntegrationEventTypes types,
     IOptions<OutboxOptions> options,
     ILogger<OutboxDispatcher<TContext>> logger) : BackgroundService where TContext : DbContext
 {
@@ -128,7 +128,7 @@ internal sealed partial class OutboxDispatcher<TContext>(
             return 0;
         }
 
-        var unknown = rows.Where(r => IntegrationEventTypes.Resolve(r.Type) is null).ToList();
+        var unknown = rows.Where(r => types.Resolve(r.Type) is null).ToList();
         foreach (var row in unknown)
         {
             LogUnknownType(row.EventId, row.Type);
@@ -240,15 +240,3 @@ public static class OutboxBatch
 }
 
 internal sealed class OutboxPublishException(Exception inner) : Exception("The broker did not confirm an outbox message.", inner);
-
-/// <summary>Resolves stored type names, but only to <see cref="IntegrationEvent"/> types (never arbitrary types).</summary>
-public static class IntegrationEventTypes
-{
-    private static readonly ConcurrentDictionary<string, Type?> Cache = new();
-
-    public static Type? Resolve(string fullName) => Cache.GetOrAdd(fullName, static name =>
-        AppDomain.CurrentDomain.GetAssemblies()
-            .Where(a => !a.IsDynamic)
-            .Select(a => a.GetType(name, throwOnError: false))
-            .FirstOrDefault(t => t is not null && t.IsSubclassOf(typeof(IntegrationEvent)) && !t.IsAbstract));
-}

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SecurePlatform.Contracts;
 
-namespace SecurePlatform.ServiceDefaults.Messaging;
+namespace SecurePlatform.Messaging;
 
 /// <summary>
 /// Receives <see cref="IntegrationEventBatch"/> messages for a service: deserializes only the events of the
@@ -14,7 +14,11 @@ namespace SecurePlatform.ServiceDefaults.Messaging;
 /// the others were handled, so MassTransit retries it (consumers de-duplicate what was done) and finally moves
 /// it to the error queue, at once when retrying cannot help.
 /// </summary>
-public sealed class IntegrationEventBatchConsumer(IntegrationEventSubscription subscription, IIntegrationEventSink sink, ILogger<IntegrationEventBatchConsumer> logger)
+public sealed class IntegrationEventBatchConsumer(
+    IntegrationEventSubscription subscription,
+    IntegrationEventTypes types,
+    IIntegrationEventSink sink,
+    ILogger<IntegrationEventBatchConsumer> logger)
     : IConsumer<IntegrationEventBatch>
 {
     public Task Consume(ConsumeContext<IntegrationEventBatch> context)
@@ -28,7 +32,7 @@ public sealed class IntegrationEventBatchConsumer(IntegrationEventSubscription s
             {
                 continue;
             }
-            if (IntegrationEventEnvelopes.TryRead(envelope, out var incoming, out var reason))
+            if (IntegrationEventEnvelopes.TryRead(envelope, types, out var incoming, out var reason))
             {
                 events.Add(incoming);
             }
@@ -43,11 +47,11 @@ public sealed class IntegrationEventBatchConsumer(IntegrationEventSubscription s
 
 public static class IntegrationEventEnvelopes
 {
-    /// <summary>Resolves the envelope's type (only among <see cref="IntegrationEvent"/> types) and deserializes its payload.</summary>
-    public static bool TryRead(IntegrationEventEnvelope envelope, out IncomingIntegrationEvent incoming, out string reason)
+    /// <summary>Resolves the envelope's type (only among the host's <see cref="IntegrationEventTypes"/>) and deserializes its payload.</summary>
+    public static bool TryRead(IntegrationEventEnvelope envelope, IntegrationEventTypes types, out IncomingIntegrationEvent incoming, out string reason)
     {
         incoming = null!;
-        var type = IntegrationEventTypes.Resolve(envelope.Type);
+        var type = types.Resolve(envelope.Type);
         if (type is null)
         {
             reason = "unknown event type";

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SecurePlatform.Contracts;
 
-namespace SecurePlatform.ServiceDefaults.Messaging;
+namespace SecurePlatform.Messaging;
 
 /// <summary>
 /// The sink of a service that reacts to events one by one: each event goes to the

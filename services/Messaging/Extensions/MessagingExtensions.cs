@@ -1,9 +1,13 @@
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using SecurePlatform.Contracts;
+using SecurePlatform.Messaging;
 using SecurePlatform.ServiceDefaults.Health;
-using SecurePlatform.ServiceDefaults.Messaging;
 using SecurePlatform.ServiceDefaults.Security;
 
 namespace Microsoft.Extensions.Hosting;
@@ -14,13 +18,14 @@ public static class MessagingExtensions
     /// MassTransit 8 on RabbitMQ from <c>ConnectionStrings:{connectionName}</c> (<c>amqp://user:pass@host:port[/vhost]</c>),
     /// with publisher confirms, retry with back-off then the <c>_error</c> queue, endpoint names prefixed by
     /// the service (integration events: <c>bus.AddIntegrationEventConsumer</c> / <c>AddIntegrationEventSink</c>), and readiness checks <c>rabbitmq</c> (broker reachable) and <c>masstransit</c> (bus endpoints). Start-up never waits for the broker.
+    /// Event types resolve against <see cref="IntegrationEventCatalogue"/> only (tests add theirs with <c>bus.AddIntegrationEventTypes</c>).
     /// </summary>
     public static IHostApplicationBuilder AddMessaging(
         this IHostApplicationBuilder builder,
         Action<IBusRegistrationConfigurator>? configure = null,
         string connectionName = "rabbitmq")
     {
-        var brokerUri = new Uri(DataExtensions.RequireConnectionString(builder, connectionName));
+        var brokerUri = new Uri(builder.GetRequiredConnectionString(connectionName));
         var endpointPrefix = builder.Environment.ApplicationName.Replace(".Api", "", StringComparison.Ordinal);
 
         var endpointNames = new KebabCaseEndpointNameFormatter(endpointPrefix, includeNamespace: false);
@@ -29,6 +34,7 @@ public static class MessagingExtensions
             .PostConfigure(o => o.QueueName ??= endpointNames.Consumer<IntegrationEventBatchConsumer>())
             .ValidateRulesOnStart(IntegrationEventEndpointOptions.Validate);
 
+        builder.Services.TryAddSingleton(new IntegrationEventTypes());
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetEndpointNameFormatter(endpointNames);
@@ -65,13 +71,28 @@ public static class MessagingExtensions
             o.StopTimeout = TimeSpan.FromSeconds(10);
         });
         builder.Services.AddRequiredSecret($"ConnectionStrings:{connectionName}", SecretFormat.AmqpUri);
+        // MassTransit's spans (trace context through RabbitMQ) and metrics, beside the defaults' telemetry.
+        builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource(MassTransit.Logging.DiagnosticHeaders.DefaultListenerName));
+        builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddMeter(MassTransit.Monitoring.InstrumentationOptions.MeterName));
         return builder;
     }
 
-    /// <summary>Publishes <typeparamref name="TContext"/>'s outbox rows in the background (see <c>OutboxDispatcher</c>).</summary>
+    /// <summary>
+    /// Publishes <typeparamref name="TContext"/>'s outbox rows in the background (see <c>OutboxDispatcher</c>), woken
+    /// as soon as a save or transaction with outbox rows commits (<see cref="OutboxSignal"/>). The context itself is
+    /// registered by ServiceDefaults' <c>AddPlatformDbContext</c>; the commit interceptor is layered onto it here
+    /// through EF Core's <c>ConfigureDbContext</c>, so ServiceDefaults knows nothing of the outbox.
+    /// </summary>
     public static IHostApplicationBuilder AddOutboxDispatcher<TContext>(this IHostApplicationBuilder builder, Action<OutboxOptions>? configure = null)
         where TContext : DbContext
     {
+        builder.Services.TryAddSingleton<OutboxSignal>();
+        builder.Services.TryAddSingleton<OutboxSignalInterceptor>();
+        // Singleton: AddPlatformDbContext pools the context, whose options are built once from the root provider.
+        builder.Services.ConfigureDbContext<TContext>(
+            (sp, options) => options.AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>()),
+            ServiceLifetime.Singleton);
+
         var options = builder.Services.AddOptions<OutboxOptions>().BindConfiguration("Outbox").ValidateRulesOnStart(OutboxOptions.Validate);
         if (configure is not null)
         {
