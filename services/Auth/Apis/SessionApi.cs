@@ -10,7 +10,9 @@ using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.Messaging;
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
+using SecurePlatform.Auth.Services;
 
 namespace SecurePlatform.Auth.Apis;
 
@@ -42,6 +44,7 @@ public static partial class SessionApi
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         auth.MapPost("/logout", LogoutAsync)
             .WithName("Logout")
@@ -81,38 +84,24 @@ public static partial class SessionApi
         {
             return errors.ToResult();
         }
-        var password = request.Password!;
-
-        // Every failure does the same work (one look-up, one Argon2id verification, one outbox row) and
-        // gets the same answer. A syntactically impossible address is just an unknown account.
-        var user = EmailAddress.TryNormalize(request.Email, out var email, out _) ? await services.Users.FindByEmailAsync(email) : null;
-        string? failure = null;
-        if (user is null)
+        var checkedCredentials = await services.Credentials.CheckAsync(
+            new CredentialCheckRequest(request.Email, request.Password!, http.Connection.RemoteIpAddress, EventStamping.UserAgent(http),
+                http.Request.Cookies[services.Devices.Name]),
+            cancellationToken);
+        switch (checkedCredentials)
         {
-            services.Dummy.Verify(password);
-            failure = LoginFailureReasons.UnknownAccount;
+            case CredentialCheckResult.Throttled throttled:
+                return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
+            case CredentialCheckResult.Failed:
+                return InvalidCredentials();
         }
-        else if (user.IsDisabled || user.PasswordHash is null)
-        {
-            services.Dummy.Verify(password);
-            failure = LoginFailureReasons.AccountDisabled;
-        }
-        else if (!await services.Users.CheckPasswordAsync(user, password)) // re-hashes and stores when the hash is outdated
-        {
-            failure = LoginFailureReasons.InvalidCredentials;
-        }
-        if (failure is not null)
-        {
-            services.Db.AddIntegrationEvent(AuthEvents.Create<LoginFailed>(http, actor: null, subject: user?.Id) with { Reason = failure });
-            await services.Db.SaveChangesAsync(CancellationToken.None);
-            return InvalidCredentials();
-        }
+        var (user, deviceCookie) = (CredentialCheckResult.Verified)checkedCredentials;
 
         var clientId = request.ClientId ?? services.Options.Value.DefaultClientId;
-        var roles = await services.Users.GetRolesAsync(user!);
+        var roles = await services.Users.GetRolesAsync(user);
         string[] amr = ["pwd"];
         var issued = await services.Tokens.SignInAsync(
-            new SignInGrant(user!.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
+            new SignInGrant(user.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
                 RefreshTokenInCookie: request.UseCookie == true),
             cancellationToken);
         switch (issued)
@@ -143,6 +132,7 @@ public static partial class SessionApi
 
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.Pragma = "no-cache";
+        http.Response.Headers.Append(HeaderNames.SetCookie, deviceCookie);
         if (tokens.RefreshCookie is not null)
         {
             // token-service owns the refresh cookie (name, attributes, Max-Age = the refresh token's lifetime).
@@ -185,7 +175,8 @@ public static partial class SessionApi
 public sealed class LoginServices(
     UserManager<User> users,
     AuthDbContext db,
-    DummyPasswordHash dummy,
+    CredentialCheck credentials,
+    DeviceCookies devices,
     TokenServiceClient tokens,
     IOptions<LoginOptions> options)
 {
@@ -193,7 +184,9 @@ public sealed class LoginServices(
 
     public AuthDbContext Db { get; } = db;
 
-    public DummyPasswordHash Dummy { get; } = dummy;
+    public CredentialCheck Credentials { get; } = credentials;
+
+    public DeviceCookies Devices { get; } = devices;
 
     public TokenServiceClient Tokens { get; } = tokens;
 
