@@ -25,7 +25,7 @@ var store = new RateLimitStore(redis, Options.Create(options), NullLogger<RateLi
 (string, string)[] ceiling = [(RateLimitPolicies.Ceiling, "198.51.100.1")];
 (string, string)[] token = [(RateLimitPolicies.Token, "client:198.51.100.1"), (RateLimitPolicies.TokenIp, "198.51.100.1")];
 (string, string)[] attempt = [(RateLimitPolicies.Login, "198.51.100.1"), (RateLimitPolicies.LoginAccount, "acct"), (RateLimitPolicies.LoginAccount, "acct:device")];
-(string, string)[] record = [("login-failures", "acct")];
+(string, string)[] record = [(RateLimitPolicies.LoginAccount, "acct:failures")];
 
 await MeasureAsync("ceiling", _ => store.HitAsync(ceiling, CancellationToken.None), seconds / 2.0); // warm-up
 Report(await MeasureAsync("ceiling", _ => store.HitAsync(ceiling, CancellationToken.None), seconds));
