@@ -10,6 +10,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using SecurePlatform.ServiceDefaults.Health;
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.ServiceDefaults.Telemetry;
 
@@ -55,7 +56,8 @@ public static class ServiceDefaultsExtensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter("Npgsql"))
+                .AddMeter("Npgsql")
+                .AddMeter("SecurePlatform.RateLimiting"))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(Telemetry.ActivitySourceName)
@@ -92,6 +94,12 @@ public static class ServiceDefaultsExtensions
     {
         app.EnsureProductionSecrets();
         app.UseSecurityDefaults();
+        if (app.Services.HasPlatformRateLimiting())
+        {
+            // After forwarded headers (the client IP is the trusted one), before authentication (a flood costs no
+            // token validation or revocation check).
+            app.UseRateLimiter();
+        }
         if (app.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>() is not null)
         {
             app.UseAuthentication();
@@ -114,12 +122,13 @@ public static class ServiceDefaultsExtensions
                 [HealthStatus.Degraded] = StatusCodes.Status200OK,
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
-        });
+        }).DisableRateLimiting(); // probes must never be told "too many"
+
         app.MapHealthChecks(AlivePath, new HealthCheckOptions
         {
             Predicate = r => r.Tags.Contains(HealthTags.Live),
             ResponseWriter = HealthResponseWriter.WriteAsync,
-        });
+        }).DisableRateLimiting();
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

@@ -62,5 +62,15 @@ public static class InfrastructureExtensions
         this IResourceBuilder<ProjectResource> project, IResourceBuilder<IResourceWithConnectionString> database, Infrastructure infra) => project
         .WithReference(database).WaitFor(database)
         .WithReference(infra.Redis).WaitFor(infra.Redis)
-        .WithReference(infra.RabbitMq).WaitFor(infra.RabbitMq);
+        .WithReference(infra.RabbitMq).WaitFor(infra.RabbitMq)
+        .WithRateLimitKeyPrefix();
+
+    /// <summary>
+    /// Passes <c>RateLimiting:KeyPrefix</c> on when the AppHost is given one: platforms that share a Redis (test runs
+    /// beside a developer's platform) must not share budgets.
+    /// </summary>
+    private static IResourceBuilder<ProjectResource> WithRateLimitKeyPrefix(this IResourceBuilder<ProjectResource> project) =>
+        project.ApplicationBuilder.Configuration["RateLimiting:KeyPrefix"] is { Length: > 0 } prefix
+            ? project.WithEnvironment("RateLimiting__KeyPrefix", prefix)
+            : project;
 }

@@ -34,7 +34,7 @@ public static class DependencyOutage
         for (var ex = exception; ex is not null; ex = ex.InnerException)
         {
             if (ex is NpgsqlException { IsTransient: true } or RedisConnectionException or RedisTimeoutException
-                or RevocationStoreUnavailableException or BrokenCircuitException or TimeoutRejectedException or SocketException)
+                or RevocationStoreUnavailableException or RateLimiting.RateLimitStoreUnavailableException or BrokenCircuitException or TimeoutRejectedException or SocketException)
             {
                 return true;
             }

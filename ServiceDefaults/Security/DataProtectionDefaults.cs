@@ -24,7 +24,11 @@ public static class DataProtectionDefaults
     /// <summary>Previous certificates (PFX/PEM paths) that may still decrypt older ring entries after a certificate change.</summary>
     public const string PreviousCertificatesSection = "DataProtection:PreviousCertificates";
 
-    public static IHostApplicationBuilder AddSharedDataProtection(this IHostApplicationBuilder builder, string applicationName)
+    /// <param name="requireCertificateInProduction">
+    /// False where the ring protects nothing more valuable than the rest of that Redis (auth-service's device cookies);
+    /// the certificate is then used when configured.
+    /// </param>
+    public static IHostApplicationBuilder AddSharedDataProtection(this IHostApplicationBuilder builder, string applicationName, bool requireCertificateInProduction = true)
     {
         var section = builder.Configuration.GetSection(SectionName);
         var ringKey = section["RedisKey"] ?? "dataprotection:" + applicationName;
@@ -41,7 +45,10 @@ public static class DataProtectionDefaults
                 .ToArray();
             dataProtection.UnprotectKeysWithAnyCertificate(previous);
         }
-        builder.Services.AddRequiredInProduction(CertificateSetting, "protects the Data Protection key ring at rest");
+        if (requireCertificateInProduction)
+        {
+            builder.Services.AddRequiredInProduction(CertificateSetting, "protects the Data Protection key ring at rest");
+        }
         return builder;
     }
 

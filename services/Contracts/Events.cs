@@ -41,6 +41,16 @@ public static class LoginFailureReasons
     public const string MfaFailed = "mfa_failed";
 }
 
+/// <summary>
+/// A request was refused with 429 by a rate limit or the sign-in throttle. Recorded at most once per policy and client
+/// IP per interval (and a few per policy overall), so a flood does not become an audit flood. IP: the envelope's.
+/// </summary>
+public sealed record RequestThrottled : IntegrationEvent
+{
+    /// <summary>The budget that was exhausted (<c>login</c>, <c>login-account</c>, <c>register</c>, <c>token</c>, <c>ceiling</c>, ...).</summary>
+    public string Policy { get; init; } = "";
+}
+
 public sealed record AccountLockedOut : IntegrationEvent
 {
     public DateTimeOffset LockedUntil { get; init; }

@@ -32,6 +32,7 @@ public static class IntegrationEventCatalogue
         typeof(SessionRevoked),
         typeof(AllSessionsRevoked),
         typeof(SigningKeyRotated),
+        typeof(RequestThrottled),
         typeof(ProfileUpdated),
         typeof(ProfileDeleted),
         typeof(AvatarUploaded),

@@ -44,6 +44,8 @@ public sealed class AppHostFixture : IAsyncLifetime
             $"Parameters:client-secret-hash-key={Convert.ToHexString(RandomNumberGenerator.GetBytes(24))}",
             $"Parameters:bootstrap-admin-email={AdminEmail}",
             $"Parameters:bootstrap-admin-password={AdminPassword}",
+            // Budgets of this run only (the shared Redis also serves other runs' and developers' platforms).
+            $"RateLimiting:KeyPrefix={TestEnvironment.RateLimitKeyPrefix("apphost")}",
         ];
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             args, (options, _) => options.DisableDashboard = true, timeout.Token);

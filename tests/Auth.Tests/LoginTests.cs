@@ -116,7 +116,10 @@ public class LoginTests(AuthApp app) : IClassFixture<AuthApp>, IAsyncLifetime
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
         Assert.Equal("no-cache", response.Headers.Pragma.ToString());
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        Assert.False(response.Headers.Contains("Set-Cookie"));
+        // Only the device cookie (no refresh cookie without useCookie): HttpOnly, Secure, Strict, scoped to /auth.
+        var device = Assert.Single(response.Headers.GetValues("Set-Cookie")).Split(';', StringSplitOptions.TrimEntries);
+        Assert.StartsWith("__Secure-sp_device=", device[0], StringComparison.Ordinal);
+        Assert.Superset(new HashSet<string> { "path=/auth", "secure", "httponly", "samesite=strict" }, device.Skip(1).Select(p => p.ToLowerInvariant()).ToHashSet());
         HttpAssert.HasSecurityHeaders(response);
 
         var sent = Assert.Single(app.TokenService.TokenRequests);
@@ -179,7 +182,7 @@ public class LoginTests(AuthApp app) : IClassFixture<AuthApp>, IAsyncLifetime
         Assert.Equal(900, body.GetProperty("expires_in").GetInt32());
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
 
-        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"));
+        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("__Secure-sp_rt=", StringComparison.Ordinal));
         var parts = cookie.Split(';', StringSplitOptions.TrimEntries);
         Assert.Equal($"__Secure-sp_rt={issued.RefreshToken}", parts[0]);
         var attributes = parts.Skip(1).Select(p => p.ToLowerInvariant()).ToHashSet();

@@ -76,6 +76,11 @@ public sealed class Platform : IAsyncDisposable
         {
             env["Token__Issuer"] = $"http://127.0.0.1:{ports[project]}/";
         }
+        // This platform's own, generous budgets: the journeys are not about limits, and other runs share the Redis.
+        foreach (var (key, value) in TestEnvironment.AsEnvironment(TestEnvironment.GenerousRateLimits($"rl:test:{TestEnvironment.RunId}:{databaseSuffix}:")))
+        {
+            env[key] = value;
+        }
         env["Bootstrap__AdminEmail"] = AdminEmail;
         env["Bootstrap__AdminPassword"] = AdminPassword;
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())

@@ -31,6 +31,11 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             // No token-service replays revocations into this Redis for a service tested on its own.
             ["Auth:Revocation:RequireCompleteMarker"] = "false",
         };
+        // Budgets of this instance only, far above what its tests send; throttle tests set small ones (and a shared prefix).
+        foreach (var (key, value) in TestEnvironment.GenerousRateLimits(TestEnvironment.RateLimitKeyPrefix(databaseSuffix)))
+        {
+            _settings[key] = value;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             _settings[key] = value;

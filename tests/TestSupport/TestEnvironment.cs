@@ -24,6 +24,29 @@ public static class TestEnvironment
     });
 
     /// <summary>A connection string of the shared servers, exactly as the AppHost would inject it.</summary>
+    /// <summary>A Redis key prefix for rate-limit budgets no other run or instance shares (pass the same one to share).</summary>
+    public static string RateLimitKeyPrefix(string scope) => $"rl:test:{RunId}:{scope}:{Guid.NewGuid():N}:";
+
+    /// <summary>
+    /// Budgets far above what a test suite sends from 127.0.0.1, for tests that are not about limits (the throttle
+    /// tests set small ones). Configuration keys (<c>:</c>); <see cref="AsEnvironment"/> for processes.
+    /// </summary>
+    public static Dictionary<string, string> GenerousRateLimits(string keyPrefix) => new()
+    {
+        ["RateLimiting:KeyPrefix"] = keyPrefix,
+        ["RateLimiting:Policies:ceiling:PermitLimit"] = "100000",
+        ["RateLimiting:Policies:login:PermitLimit"] = "100000",
+        ["RateLimiting:Policies:login-account:PermitLimit"] = "100000",
+        ["RateLimiting:Policies:register:PermitLimit"] = "100000",
+        ["RateLimiting:Policies:password-change:PermitLimit"] = "100000",
+        ["RateLimiting:Policies:token:PermitLimit"] = "100000",
+        ["RateLimiting:Policies:token-ip:PermitLimit"] = "100000",
+        ["Login:Throttle:FreeFailures"] = "100000",
+    };
+
+    public static Dictionary<string, string> AsEnvironment(IReadOnlyDictionary<string, string> settings) =>
+        settings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
+
     public static string ConnectionString(string name) =>
         SharedInfra.Value.TryGetValue(name, out var value) ? value : throw new InvalidOperationException($"no connection string '{name}'; is eng/infra.sh up?");
 

@@ -1,3 +1,4 @@
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using SecurePlatform.Audit.Infrastructure;
@@ -31,6 +32,8 @@ public static class Extensions
                 });
         });
         builder.AddPlatformRedis();
+        // No outbox here (audit-service consumes, never publishes): its 429s are logged and counted, not audited.
+        builder.AddPlatformRateLimiting();
         builder.AddDefaultAuthentication();
 
         builder.Services.AddOptions<AuditIngestOptions>().BindConfiguration(AuditIngestOptions.SectionName).ValidateRulesOnStart(AuditIngestOptions.Validate);

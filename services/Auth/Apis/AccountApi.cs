@@ -9,6 +9,7 @@ using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Messaging;
+using SecurePlatform.ServiceDefaults.RateLimiting;
 
 namespace SecurePlatform.Auth.Apis;
 
@@ -40,24 +41,28 @@ public static partial class AccountApi
         var auth = app.MapGroup("/auth").WithTags("Accounts");
         auth.MapPost("/register", RegisterAsync)
             .WithName("Register")
+            .RequireRateLimit(RateLimitPolicies.Register)
             .WithSummary("Creates an account (email + password). An address that is already registered gets the same answer; its owner is told, nothing else changes.")
             .Accepts<RegisterRequest>("application/json")
             .Produces<RegisterResponse>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         auth.MapGet("/password-policy", GetPasswordPolicy)
             .WithName("GetPasswordPolicy")
             .WithSummary("The password rules in machine-readable form, for client-side guidance.");
         auth.MapPost("/password/change", ChangePasswordAsync)
             .WithName("ChangePassword")
+            .RequireRateLimit(RateLimitPolicies.PasswordChange)
             .WithSummary("Changes the caller's password (the current one is required) and ends every other session of the caller.")
             .RequireAuthorization()
             .Accepts<ChangePasswordRequest>("application/json")
             .Produces(StatusCodes.Status204NoContent)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
 

@@ -3,7 +3,9 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Contracts;
+using SecurePlatform.Auth.Services;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Auth.Apis;
@@ -31,7 +33,8 @@ public static class CredentialsApi
             .Produces<VerifiedUser>(StatusCodes.Status200OK)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
 
@@ -55,18 +58,22 @@ public static class CredentialsApi
         {
             return SessionApi.InvalidCredentials();
         }
-        // token-service is a trusted forwarder here: events (and throttling) concern the browser, not token-service.
-        if (IPAddress.TryParse(request.ClientIp, out var browser))
-        {
-            http.Connection.RemoteIpAddress = browser;
-        }
+        // token-service forwards the browser's address and user agent: events and throttling concern the browser.
+        // (The device cookie is auth-service's, which the hosted page's browser never sends here: the hosted login
+        // gets the budget of an unknown device.)
+        var browser = IPAddress.TryParse(request.ClientIp, out var address) ? address : http.Connection.RemoteIpAddress;
+        http.Connection.RemoteIpAddress = browser;
         http.Request.Headers.UserAgent = EventStamping.Truncate(request.UserAgent) ?? "";
-
-        var user = await SessionApi.VerifyPasswordAsync(http, services, request.Email, request.Password);
-        if (user is null)
+        var result = await services.Credentials.CheckAsync(
+            new CredentialCheckRequest(request.Email, request.Password, browser, EventStamping.Truncate(request.UserAgent), DeviceCookie: null), cancellationToken);
+        switch (result)
         {
-            return SessionApi.InvalidCredentials();
+            case CredentialCheckResult.Throttled throttled:
+                return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
+            case not CredentialCheckResult.Verified:
+                return SessionApi.InvalidCredentials();
         }
+        var user = ((CredentialCheckResult.Verified)result).User;
         var roles = (await services.Users.GetRolesAsync(user)).Order(StringComparer.Ordinal).ToArray();
         string[] amr = ["pwd"];
         user.LastLoginAt = DateTimeOffset.UtcNow;

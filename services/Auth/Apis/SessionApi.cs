@@ -10,7 +10,9 @@ using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Messaging;
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
+using SecurePlatform.Auth.Services;
 
 namespace SecurePlatform.Auth.Apis;
 
@@ -42,6 +44,7 @@ public static partial class SessionApi
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         auth.MapPost("/logout", LogoutAsync)
             .WithName("Logout")
@@ -81,13 +84,18 @@ public static partial class SessionApi
         {
             return errors.ToResult();
         }
-        var password = request.Password!;
-
-        var user = await VerifyPasswordAsync(http, services, request.Email, password);
-        if (user is null)
+        var checkedCredentials = await services.Credentials.CheckAsync(
+            new CredentialCheckRequest(request.Email, request.Password!, http.Connection.RemoteIpAddress, EventStamping.UserAgent(http),
+                http.Request.Cookies[services.Devices.Name]),
+            cancellationToken);
+        switch (checkedCredentials)
         {
-            return InvalidCredentials();
+            case CredentialCheckResult.Throttled throttled:
+                return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
+            case CredentialCheckResult.Failed:
+                return InvalidCredentials();
         }
+        var (user, deviceCookie) = (CredentialCheckResult.Verified)checkedCredentials;
 
         var clientId = request.ClientId ?? services.Options.Value.DefaultClientId;
         var roles = await services.Users.GetRolesAsync(user);
@@ -124,44 +132,13 @@ public static partial class SessionApi
 
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.Pragma = "no-cache";
+        http.Response.Headers.Append(HeaderNames.SetCookie, deviceCookie);
         if (tokens.RefreshCookie is not null)
         {
             // token-service owns the refresh cookie (name, attributes, Max-Age = the refresh token's lifetime).
             http.Response.Headers.Append(HeaderNames.SetCookie, tokens.RefreshCookie);
         }
         return TypedResults.Text(tokens.ResponseJson, "application/json; charset=utf-8", System.Text.Encoding.UTF8, StatusCodes.Status200OK);
-    }
-
-    /// <summary>
-    /// The credential check of every sign-in path (the JSON login and, through the back channel, the hosted login):
-    /// the user when the password is right, else null — after the same work for every failure (one look-up, one
-    /// Argon2id verification, one LoginFailed in the outbox). A syntactically impossible address is just an unknown account.
-    /// </summary>
-    internal static async Task<User?> VerifyPasswordAsync(HttpContext http, LoginServices services, string? emailInput, string password)
-    {
-        var user = EmailAddress.TryNormalize(emailInput, out var email, out _) ? await services.Users.FindByEmailAsync(email) : null;
-        string? failure = null;
-        if (user is null)
-        {
-            services.Dummy.Verify(password);
-            failure = LoginFailureReasons.UnknownAccount;
-        }
-        else if (user.IsDisabled || user.PasswordHash is null)
-        {
-            services.Dummy.Verify(password);
-            failure = LoginFailureReasons.AccountDisabled;
-        }
-        else if (!await services.Users.CheckPasswordAsync(user, password)) // re-hashes and stores when the hash is outdated
-        {
-            failure = LoginFailureReasons.InvalidCredentials;
-        }
-        if (failure is null)
-        {
-            return user;
-        }
-        services.Db.AddIntegrationEvent(AuthEvents.Create<LoginFailed>(http, actor: null, subject: user?.Id) with { Reason = failure });
-        await services.Db.SaveChangesAsync(CancellationToken.None);
-        return null;
     }
 
     internal static async Task<IResult> LogoutAsync(
@@ -198,7 +175,8 @@ public static partial class SessionApi
 public sealed class LoginServices(
     UserManager<User> users,
     AuthDbContext db,
-    DummyPasswordHash dummy,
+    CredentialCheck credentials,
+    DeviceCookies devices,
     TokenServiceClient tokens,
     IOptions<LoginOptions> options)
 {
@@ -206,7 +184,9 @@ public sealed class LoginServices(
 
     public AuthDbContext Db { get; } = db;
 
-    public DummyPasswordHash Dummy { get; } = dummy;
+    public CredentialCheck Credentials { get; } = credentials;
+
+    public DeviceCookies Devices { get; } = devices;
 
     public TokenServiceClient Tokens { get; } = tokens;
 

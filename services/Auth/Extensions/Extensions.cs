@@ -4,7 +4,10 @@ using SecurePlatform.Auth.Infrastructure;
 using SecurePlatform.Auth.Model;
 using Microsoft.Extensions.Http.Resilience;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
+using SecurePlatform.Auth.IntegrationEvents;
+using SecurePlatform.Auth.Services;
 
 namespace SecurePlatform.Auth.Extensions;
 
@@ -16,6 +19,8 @@ public static class Extensions
         builder.AddPlatformRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<AuthDbContext>();
+        builder.AddPlatformRateLimiting();
+        builder.AddThrottleEvents<AuthDbContext>(AuthEvents.SourceService);
         builder.AddDefaultAuthentication();
         builder.Services.AddAuthorization(Apis.CredentialsApi.AddTokenServicePolicy);
         builder.AddAccounts();
@@ -53,9 +58,26 @@ public static class Extensions
         builder.Services.AddSingleton(_ => new PasswordPolicy(CommonPasswords.Shipped));
         builder.Services.AddSingleton<DummyPasswordHash>();
         builder.Services.AddOptions<LoginOptions>().BindConfiguration(LoginOptions.SectionName).ValidateRulesOnStart(LoginOptions.Validate);
+        builder.AddLoginThrottle();
         // Bootstrap and TokenService need no rules here: a missing administrator is a supported state (logged by
         // AdminBootstrapper), and TokenService:ClientSecret is a required secret (AddRequiredSecret).
         builder.Services.AddOptions<BootstrapOptions>().BindConfiguration(BootstrapOptions.SectionName);
+        return builder;
+    }
+
+    /// <summary>
+    /// Brute-force protection of the credential check: per-account failure tracking with a progressive delay and device
+    /// cookies, in Redis. The device cookies' Data Protection ring is shared by the replicas through the same Redis; a
+    /// certificate protects it at rest when configured but is not required: whoever can read that Redis can also reset
+    /// the counters the cookie lets a device skip.
+    /// </summary>
+    public static IHostApplicationBuilder AddLoginThrottle(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.SectionName).ValidateRulesOnStart(LoginThrottleOptions.Validate);
+        builder.AddSharedDataProtection(AuthEvents.SourceService, requireCertificateInProduction: false);
+        builder.Services.AddSingleton<LoginThrottle>();
+        builder.Services.AddSingleton<DeviceCookies>();
+        builder.Services.AddScoped<CredentialCheck>();
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.Profile.Infrastructure;
 using SecurePlatform.ServiceDefaults.Auth;
 
@@ -11,6 +12,8 @@ public static class Extensions
         builder.AddPlatformRedis();
         builder.AddMessaging();
         builder.AddOutboxDispatcher<ProfileDbContext>();
+        builder.AddPlatformRateLimiting();
+        builder.AddThrottleEvents<ProfileDbContext>(SecurePlatform.Contracts.Protocol.Services.Profile);
         builder.AddDefaultAuthentication();
     }
 }

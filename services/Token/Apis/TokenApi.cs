@@ -1,3 +1,4 @@
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore;
@@ -25,7 +26,7 @@ public static class TokenApi
 {
     public static IEndpointRouteBuilder MapTokenApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost(Protocol.TokenPath, ExchangeAsync).DisableAntiforgery().DescribeTokenEndpoint();
+        app.MapPost(Protocol.TokenPath, ExchangeAsync).DisableAntiforgery().RequireRateLimit(RateLimitPolicies.Token).DescribeTokenEndpoint();
         app.MapMethods("/connect/userinfo", ["GET", "POST"], UserInfoAsync).DescribeUserInfoEndpoint();
         app.MapProtocolApi();
         return app;

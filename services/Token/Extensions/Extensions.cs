@@ -1,3 +1,4 @@
+using SecurePlatform.ServiceDefaults.RateLimiting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
@@ -80,6 +81,9 @@ public static class Extensions
             bus.AddIntegrationEventConsumer<RoleRevokedConsumer>();
         });
         builder.AddOutboxDispatcher<TokenDbContext>();
+        builder.AddPlatformRateLimiting();
+        builder.AddThrottleEvents<TokenDbContext>(Protocol.Services.Token);
+        builder.Services.AddRateLimitBudgets(RateLimitPolicies.Token, TokenEndpointBudgets.ResolveAsync);
 
         // token-service validates its own access tokens (sessions API) like every other service does.
         if (builder.Configuration["Auth:Authority"] is null && options.Issuer is not null)

@@ -1,0 +1,98 @@
+using System.Net;
+using Microsoft.AspNetCore.Identity;
+using SecurePlatform.Auth.Infrastructure;
+using SecurePlatform.Auth.IntegrationEvents;
+using SecurePlatform.Auth.Model;
+using SecurePlatform.Contracts;
+using SecurePlatform.Messaging;
+using SecurePlatform.ServiceDefaults.RateLimiting;
+
+namespace SecurePlatform.Auth.Services;
+
+/// <summary>One sign-in attempt as every sign-in path sees it: the JSON API and (through the back channel) the hosted login page.</summary>
+/// <param name="ClientAddress">The end user's address: the connection's (after trusted proxies), or what the back channel reports.</param>
+/// <param name="DeviceCookie">The device cookie the user agent presented, if any.</param>
+public sealed record CredentialCheckRequest(string? Email, string Password, IPAddress? ClientAddress, string? UserAgent, string? DeviceCookie);
+
+public abstract record CredentialCheckResult
+{
+    /// <summary>The password is right. <see cref="DeviceCookie"/>: the <c>Set-Cookie</c> value that makes this device known.</summary>
+    public sealed record Verified(User User, string DeviceCookie) : CredentialCheckResult;
+
+    /// <summary>Wrong password, unknown or disabled account: one answer for all.</summary>
+    public sealed record Failed : CredentialCheckResult;
+
+    /// <summary>Over a budget, or the account must wait: the password was not looked at. Same for known and unknown accounts.</summary>
+    public sealed record Throttled(string Policy, string ClientPartition, TimeSpan RetryAfter) : CredentialCheckResult;
+}
+
+/// <summary>
+/// The credential check every sign-in path runs (ARCHITECTURE: one code path for timing equalisation, throttling and
+/// events). Order matters: the throttle decides before any account look-up or Argon2id work, from the normalised
+/// identifier alone, so a throttled answer costs nothing and says nothing about the account or the password; then every
+/// failure does the same work (one look-up, one verification, one failure record, one outbox row).
+/// </summary>
+public sealed class CredentialCheck(
+    UserManager<User> users,
+    AuthDbContext db,
+    DummyPasswordHash dummy,
+    LoginThrottle throttle,
+    DeviceCookies devices)
+{
+    public async Task<CredentialCheckResult> CheckAsync(CredentialCheckRequest request, CancellationToken cancellationToken)
+    {
+        // A syntactically impossible address is just an unknown account, counted under its folded form.
+        var normalized = EmailAddress.TryNormalize(request.Email, out var email, out _) ? email : null;
+        var account = ClientPartition.Hash(normalized ?? (request.Email ?? "").Trim().ToLowerInvariant());
+        var client = ClientPartition.Of(request.ClientAddress);
+        var deviceNonce = devices.Read(request.DeviceCookie, account);
+
+        var attempt = await throttle.BeginAsync(client, account, deviceNonce, cancellationToken);
+        if (attempt.RejectedPolicy is { } policy)
+        {
+            return new CredentialCheckResult.Throttled(policy, client, attempt.RetryAfter);
+        }
+        var trustedNonce = attempt.TrustedDevice ? deviceNonce : null;
+
+        var user = normalized is null ? null : await users.FindByEmailAsync(normalized);
+        string? failure = null;
+        if (user is null)
+        {
+            dummy.Verify(request.Password);
+            failure = LoginFailureReasons.UnknownAccount;
+        }
+        else if (user.IsDisabled || user.PasswordHash is null)
+        {
+            dummy.Verify(request.Password);
+            failure = LoginFailureReasons.AccountDisabled;
+        }
+        else if (!await users.CheckPasswordAsync(user, request.Password)) // re-hashes and stores when the hash is outdated
+        {
+            failure = LoginFailureReasons.InvalidCredentials;
+        }
+
+        if (failure is null)
+        {
+            await throttle.RecordSuccessAsync(account, trustedNonce, CancellationToken.None);
+            return new CredentialCheckResult.Verified(user!, devices.Issue(account, deviceNonce));
+        }
+
+        var failures = await throttle.RecordFailureAsync(account, trustedNonce, CancellationToken.None);
+        db.AddIntegrationEvent(Stamp(new LoginFailed { Reason = failure }, request, user?.Id));
+        if (trustedNonce is null && failures == throttle.Options.FreeFailures)
+        {
+            // The progressive delay starts now: recorded once per episode, not at every further failure.
+            var wait = ProgressiveDelay.After(failures, throttle.Options.FreeFailures, throttle.Options.BaseDelay, throttle.Options.MaxDelay);
+            db.AddIntegrationEvent(Stamp(new AccountLockedOut { LockedUntil = DateTimeOffset.UtcNow + wait }, request, user?.Id));
+        }
+        await db.SaveChangesAsync(CancellationToken.None);
+        return new CredentialCheckResult.Failed();
+    }
+
+    private static T Stamp<T>(T integrationEvent, CredentialCheckRequest request, string? subject) where T : IntegrationEvent =>
+        ((T)((IntegrationEvent)integrationEvent with
+        {
+            IpAddress = request.ClientAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : null,
+            UserAgent = EventStamping.Truncate(request.UserAgent),
+        })).Stamp(AuthEvents.SourceService, http: null, actor: null, subject: subject);
+}
