@@ -100,7 +100,7 @@ public sealed class RateLimitingOptions
         {
             if (!Policies.TryGetValue(name, out var configured))
             {
-                Policies[name] = new RateLimitPolicyOptions { PermitLimit = fallback.PermitLimit, Window = fallback.Window, FailOpen = fallback.FailOpen };
+                Policies[name] = new RateLimitPolicyOptions { PermitLimit = fallback.PermitLimit, Window = fallback.Window, FailOpen = fallback.FailOpen ?? false };
                 continue;
             }
             // A partly configured policy keeps the defaults it did not name.
@@ -112,7 +112,7 @@ public sealed class RateLimitingOptions
             {
                 configured.Window = fallback.Window;
             }
-            configured.FailOpen ??= fallback.FailOpen;
+            configured.FailOpen ??= fallback.FailOpen ?? false;
         }
     }
 }
