@@ -85,25 +85,27 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
     // ------------------------------------------------------------------ item 4: discovery says what works
 
     [Fact]
-    public async Task Discovery_advertises_exactly_what_works_today()
+    public async Task Discovery_advertises_exactly_what_works()
     {
         var discovery = await GetJsonAsync("/.well-known/openid-configuration");
         string[] Values(string name) => [.. discovery.GetProperty(name).EnumerateArray().Select(v => v.GetString()!).Order(StringComparer.Ordinal)];
 
         Assert.Equal(
             [
-                "claims_parameter_supported", "claims_supported", "grant_types_supported", "introspection_endpoint",
-                "introspection_endpoint_auth_methods_supported", "issuer", "jwks_uri", "request_parameter_supported",
-                "request_uri_parameter_supported", "response_types_supported", "revocation_endpoint",
-                "revocation_endpoint_auth_methods_supported", "scopes_supported", "subject_types_supported",
-                "tls_client_certificate_bound_access_tokens", "token_endpoint", "token_endpoint_auth_methods_supported",
-                "userinfo_endpoint",
+                "authorization_endpoint", "authorization_response_iss_parameter_supported", "claims_parameter_supported", "claims_supported",
+                "code_challenge_methods_supported", "end_session_endpoint", "grant_types_supported", "id_token_signing_alg_values_supported",
+                "introspection_endpoint", "introspection_endpoint_auth_methods_supported", "issuer", "jwks_uri", "prompt_values_supported",
+                "request_parameter_supported", "request_uri_parameter_supported", "response_modes_supported", "response_types_supported",
+                "revocation_endpoint", "revocation_endpoint_auth_methods_supported", "scopes_supported", "subject_types_supported",
+                "tls_client_certificate_bound_access_tokens", "token_endpoint", "token_endpoint_auth_methods_supported", "userinfo_endpoint",
             ],
             discovery.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
-        // No authorization endpoint yet: no response type works (the member is required, so it is empty).
-        Assert.Empty(Values("response_types_supported"));
-        Assert.Equal(["client_credentials", "refresh_token", "urn:secureplatform:grant-type:sign-in"], Values("grant_types_supported"));
-        Assert.Equal(["api", "offline_access"], Values("scopes_supported"));
+        // The code flow only (no implicit or hybrid response type), PKCE with S256 only, the three prompt values honoured.
+        Assert.Equal(["code"], Values("response_types_supported"));
+        Assert.Equal(["S256"], Values("code_challenge_methods_supported"));
+        Assert.Equal(["consent", "login", "none"], Values("prompt_values_supported"));
+        Assert.Equal(["authorization_code", "client_credentials", "refresh_token", "urn:secureplatform:grant-type:sign-in"], Values("grant_types_supported"));
+        Assert.Equal(["api", "email", "offline_access", "openid", "profile"], Values("scopes_supported"));
         Assert.Equal(["client_secret_basic", "client_secret_post", "none"], Values("token_endpoint_auth_methods_supported"));
         Assert.Equal(["client_secret_basic", "client_secret_post", "none"], Values("revocation_endpoint_auth_methods_supported"));
         Assert.Equal(["client_secret_basic", "client_secret_post"], Values("introspection_endpoint_auth_methods_supported"));

@@ -127,7 +127,7 @@ public static class TokenApi
             return Error(Errors.InvalidGrant, "The authorization code has already been used.");
         }
         return SignIn(http, subject, sid, session.RefreshTokenId, amr, roles, clientId, code.GetScopes(),
-            policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt, CarriedClaims(code));
+            policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt, CarriedClaims(code), openIdConnect: true);
     }
 
     /// <summary>Claims of the code-flow sign-in that every later token of the session repeats.</summary>
@@ -156,7 +156,9 @@ public static class TokenApi
         var now = clock.GetUtcNow();
         var expiresAt = long.TryParse(principal.GetClaim(RefreshTokenClaims.SessionExpires), out var sexp) ? DateTimeOffset.FromUnixTimeSeconds(sexp) : now;
         return SignIn(http, subject, sid, next, ArrayClaim(principal, PlatformClaims.Amr), ArrayClaim(principal, PlatformClaims.Roles), clientId, principal.GetScopes(),
-            policy.RefreshTokenLifetime(expiresAt, now), expiresAt, CarriedClaims(principal));
+            policy.RefreshTokenLifetime(expiresAt, now), expiresAt, CarriedClaims(principal),
+            // Only a code-flow session's tokens carry openid (the sign-in grant's never do).
+            openIdConnect: principal.HasScope(Scopes.OpenId));
     }
 
     /// <summary>Service-to-service: the client is the subject; no session, no refresh token.</summary>
@@ -173,7 +175,7 @@ public static class TokenApi
 
     private static IResult SignIn(
         HttpContext http, string subject, Guid sid, Guid refreshTokenId, string[] amr, string[] roles, string clientId, IEnumerable<string> scopes,
-        TimeSpan refreshLifetime, DateTimeOffset sessionExpiresAt, IReadOnlyList<Claim>? carried = null)
+        TimeSpan refreshLifetime, DateTimeOffset sessionExpiresAt, IReadOnlyList<Claim>? carried = null, bool openIdConnect = false)
     {
         OpenIddictHandlers.SetRefreshCookieLifetime(http, refreshLifetime);
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Subject, PlatformClaims.Roles);
@@ -191,7 +193,7 @@ public static class TokenApi
             identity.AddClaim(claim);
         }
         var granted = scopes.ToList();
-        var openId = granted.Contains(Scopes.OpenId);
+        var openId = openIdConnect && granted.Contains(Scopes.OpenId);
         // The code flow keeps what the user granted (openid: an identity token; offline_access: a refresh token).
         // The platform sign-in grant has no openid: it is not an OpenID Connect sign-in, and an identity token (nobody
         // reads it; the login response does not carry it) would cost a second RSA signature per sign-in and refresh.
