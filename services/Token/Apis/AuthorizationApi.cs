@@ -32,12 +32,6 @@ public static class AuthorizationApi
 
     internal static async Task<IResult> AuthorizeAsync(HttpContext http, IOpenIddictApplicationManager applications, TokenDbContext db, TimeProvider clock)
     {
-        // Errors OpenIddict may not send to the client (unknown client, unregistered redirect URI): our error page,
-        // never a redirect to the URI it was given.
-        if (http.GetOpenIddictServerResponse() is { Error: { } failure })
-        {
-            return Results.Redirect($"{HostedSignIn.ErrorPath}?error={Uri.EscapeDataString(failure)}");
-        }
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict request.");
         AllowFormPost(http, request);
         var parameters = request.GetParameters().ToDictionary(p => p.Key, p => (string?)p.Value ?? "", StringComparer.Ordinal);
@@ -123,10 +117,6 @@ public static class AuthorizationApi
 
     internal static async Task<IResult> EndSessionAsync(HttpContext http, SessionService sessions, CancellationToken cancellationToken)
     {
-        if (http.GetOpenIddictServerResponse() is { Error: { } failure })
-        {
-            return Results.Redirect($"{HostedSignIn.ErrorPath}?error={Uri.EscapeDataString(failure)}");
-        }
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict request.");
         var user = (await http.AuthenticateAsync(HostedSignIn.Scheme)).Principal;
         // OpenIddict validated id_token_hint (signature, issuer; expiry does not matter here) and that the

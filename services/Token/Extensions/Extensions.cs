@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using SecurePlatform.ServiceDefaults.Health;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
+using static OpenIddict.Server.OpenIddictServerEvents;
 using SecurePlatform.Contracts;
 using OpenTelemetry.Metrics;
 using SecurePlatform.ServiceDefaults.Auth;
@@ -168,6 +169,8 @@ public static class Extensions
                     server.SetIssuer(options.Issuer);
                 }
                 server.AddProtocolSurfaceHandlers();
+                server.AddEventHandler(ProtocolSurface.ErrorPageWhenTheClientCannotBeTold<ApplyAuthorizationResponseContext>.Descriptor);
+                server.AddEventHandler(ProtocolSurface.ErrorPageWhenTheClientCannotBeTold<ApplyEndSessionResponseContext>.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenFromCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenToCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.AccessTokensBelongToTheirApp.Descriptor);
@@ -181,7 +184,6 @@ public static class Extensions
                 server.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableEndSessionEndpointPassthrough()
-                    .EnableErrorPassthrough()
                     .EnableTokenEndpointPassthrough()
                     .EnableUserInfoEndpointPassthrough()
                     // Plain HTTP is already refused outside Development by ServiceDefaults (400, no redirect).

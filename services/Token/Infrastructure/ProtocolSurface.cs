@@ -105,6 +105,46 @@ public static class ProtocolSurface
     }
 
     /// <summary>
+    /// An authorization or end-session error that OpenIddict may not send back to the client — its redirect URI
+    /// is unknown, unregistered or not exactly registered (RFC 6749 §4.1.2.1) — goes to our error page, never to the
+    /// URI the request named. Errors for a registered URI go back to the client as OpenIddict sends them.
+    /// </summary>
+    public sealed class ErrorPageWhenTheClientCannotBeTold<TContext> : IOpenIddictServerHandler<TContext>
+        where TContext : BaseRequestContext
+    {
+        /// <summary>Right after OpenIddict has decided whether the request's redirect URI may be used.</summary>
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
+                .UseSingletonHandler<ErrorPageWhenTheClientCannotBeTold<TContext>>()
+                .SetOrder((typeof(TContext) == typeof(ApplyEndSessionResponseContext)
+                    ? OpenIddictServerHandlers.Session.AttachPostLogoutRedirectUri.Descriptor.Order
+                    : OpenIddictServerHandlers.Authentication.AttachRedirectUri.Descriptor.Order) + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(TContext context)
+        {
+            var (error, target) = context switch
+            {
+                ApplyAuthorizationResponseContext authorization => (authorization.Response.Error, authorization.RedirectUri),
+                ApplyEndSessionResponseContext endSession => (endSession.Response.Error, endSession.PostLogoutRedirectUri),
+                _ => (null, null),
+            };
+            var http = context.Transaction.GetHttpRequest()?.HttpContext;
+            if (error is null || !string.IsNullOrEmpty(target) || http is null)
+            {
+                return default;
+            }
+            var code = error.All(c => char.IsAsciiLetterLower(c) || c == '_') ? error : Errors.InvalidRequest;
+            http.Response.StatusCode = StatusCodes.Status302Found;
+            http.Response.Headers.Location = $"/account/error?error={code}";
+            http.Response.Headers.CacheControl = "no-store";
+            context.HandleRequest();
+            return default;
+        }
+    }
+
+    /// <summary>
     /// Userinfo takes the access token from the Authorization header only, as every other route does: a token
     /// in a query string ends up in logs and histories, and one in a form can be posted cross-site. A request
     /// that carries one there is refused even next to a header (RFC 6750 §3.1: more than one method).
