@@ -13,6 +13,9 @@ public sealed class HostedSignInFixture : IAsyncLifetime
     public const string RpClientId = "example-notes";
     public const string NativeClientId = "example-native";
 
+    /// <summary>A public native app registered with a portless loopback redirect (RFC 8252 §7.3: any port).</summary>
+    public const string CliClientId = "example-cli";
+
     public static string RpSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
 
     public int RpPort { get; } = ServiceProcess.FreePort();
@@ -46,6 +49,9 @@ public sealed class HostedSignInFixture : IAsyncLifetime
             [$"Clients__{NativeClientId}__DisplayName"] = "Example native app",
             [$"Clients__{NativeClientId}__RedirectUris__0"] = NativeRedirect,
             [$"Clients__{NativeClientId}__PostLogoutRedirectUris__0"] = $"http://127.0.0.1:{NativePort}/signed-out",
+            [$"Clients__{CliClientId}__FirstParty"] = "true",
+            [$"Clients__{CliClientId}__RedirectUris__0"] = "http://127.0.0.1/callback",
+            [$"Clients__{CliClientId}__PostLogoutRedirectUris__0"] = "http://127.0.0.1/signed-out",
         });
         using (var http = new HttpClient())
         {

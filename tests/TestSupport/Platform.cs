@@ -111,8 +111,13 @@ public sealed class Platform : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // What each service printed (Warning and up), for a failed run to be read afterwards.
+        var logs = Path.Combine(TestEnvironment.RepoRoot, ".local", "service-logs");
+        Directory.CreateDirectory(logs);
         foreach (var process in Processes.Values)
         {
+            var exited = process.HasExited ? $"exited with {process.ExitCode}\n" : "";
+            await File.WriteAllTextAsync(Path.Combine(logs, $"{TestEnvironment.RunId}-{process.Project}-{process.Id}.log"), exited + process.Output);
             await process.DisposeAsync();
         }
     }

@@ -112,3 +112,33 @@ public class ClientSecretHasherTests
     public void Generated_secrets_carry_256_bits()
         => Assert.Equal(43, ClientSecretHasher.NewSecret().Length);
 }
+
+public class RedirectUriRuleTests
+{
+    [Theory]
+    [InlineData("https://app.example/cb", null)]
+    [InlineData("http://127.0.0.1/callback", null)]
+    [InlineData("http://[::1]:8080/callback", null)]
+    [InlineData("com.example.app:/callback", null)]
+    [InlineData("http://app.example/cb", "uses http on a host other than loopback")]
+    [InlineData("https://app.example/cb#x", "has a fragment")]
+    [InlineData("https://*.example/cb", "contains a wildcard")]
+    [InlineData("https://user@app.example/cb", "has user information")]
+    [InlineData("javascript:alert(1)", "uses a forbidden scheme")]
+    [InlineData("/relative", "is not an absolute URI")]
+    public void A_registered_redirect_uri_is_https_loopback_http_or_a_private_scheme(string uri, string? problem) =>
+        Assert.Equal(problem, SecurePlatform.Token.Model.RedirectUriRules.Problem(uri));
+
+    [Theory]
+    [InlineData("http://127.0.0.1/callback", "http://127.0.0.1:51234/callback", true)]
+    [InlineData("http://[::1]/callback", "http://[::1]:40000/callback", true)]
+    [InlineData("http://127.0.0.1/callback", "http://127.0.0.1:51234/other", false)]
+    [InlineData("http://127.0.0.1/callback", "http://127.0.0.1:51234/callback?x=1", false)]
+    [InlineData("http://127.0.0.1/callback", "http://localhost:51234/callback", false)]
+    [InlineData("http://localhost/callback", "http://localhost:51234/callback", false)]
+    [InlineData("https://app.example/cb", "https://app.example:8443/cb", false)]
+    [InlineData("http://127.0.0.1/callback", "https://127.0.0.1:51234/callback", false)]
+    [InlineData("http://127.0.0.1/callback", "http://127.0.0.1:51234/callback#f", false)]
+    public void Only_a_loopback_ip_redirect_may_differ_and_only_in_its_port(string registered, string presented, bool matches) =>
+        Assert.Equal(matches, SecurePlatform.Token.Model.RedirectUriRules.LoopbackMatches(registered, presented));
+}

@@ -50,6 +50,52 @@ public sealed partial class KeyedHashApplicationManager<TApplication>(
         return true;
     }
 
+    /// <summary>Exact match, or a native app's loopback redirect on another port (<see cref="RedirectUriRules.LoopbackMatches"/>).</summary>
+    public override async ValueTask<bool> ValidateRedirectUriAsync(TApplication application, string uri, CancellationToken cancellationToken = default)
+    {
+        if (await base.ValidateRedirectUriAsync(application, uri, cancellationToken))
+        {
+            return true;
+        }
+        return (await GetRedirectUrisAsync(application, cancellationToken)).Any(registered => RedirectUriRules.LoopbackMatches(registered, uri));
+    }
+
+    /// <summary>The same rule for where end-session may return.</summary>
+    public override async ValueTask<bool> ValidatePostLogoutRedirectUriAsync(TApplication application, string uri, CancellationToken cancellationToken = default)
+    {
+        if (await base.ValidatePostLogoutRedirectUriAsync(application, uri, cancellationToken))
+        {
+            return true;
+        }
+        return (await GetPostLogoutRedirectUrisAsync(application, cancellationToken)).Any(registered => RedirectUriRules.LoopbackMatches(registered, uri));
+    }
+
+    /// <summary>
+    /// End-session without a client_id finds the client by its post-logout URI: a loopback one on another port is
+    /// found too (a scan of the clients, only for loopback http URIs, which only native apps register).
+    /// </summary>
+    public override async IAsyncEnumerable<TApplication> FindByPostLogoutRedirectUriAsync(
+        string uri, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var found = false;
+        await foreach (var application in base.FindByPostLogoutRedirectUriAsync(uri, cancellationToken))
+        {
+            found = true;
+            yield return application;
+        }
+        if (found || !Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || parsed.Scheme != "http" || !parsed.IsLoopback)
+        {
+            yield break;
+        }
+        await foreach (var application in ListAsync(count: null, offset: null, cancellationToken))
+        {
+            if ((await GetPostLogoutRedirectUrisAsync(application, cancellationToken)).Any(registered => RedirectUriRules.LoopbackMatches(registered, uri)))
+            {
+                yield return application;
+            }
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Client {ClientId}: secret hash moved to the current hash key")]
     private partial void LogUpgraded(string clientId);
 }

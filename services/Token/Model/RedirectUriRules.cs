@@ -39,4 +39,23 @@ public static class RedirectUriRules
             _ => "uses a scheme that is neither https, loopback http nor a reverse-domain private-use scheme",
         };
     }
+
+    /// <summary>
+    /// RFC 8252 §7.3: a native app's loopback redirect may use any port, since the app binds whichever is free. So a
+    /// registered <c>http://127.0.0.1/…</c> or <c>http://[::1]/…</c> matches the same scheme, host, path and query on
+    /// any port; nothing else is relaxed (not <c>localhost</c>, not https, not the path), and exact matches stay exact.
+    /// </summary>
+    public static bool LoopbackMatches(string registered, string presented)
+    {
+        if (!Uri.TryCreate(registered, UriKind.Absolute, out var r) || !Uri.TryCreate(presented, UriKind.Absolute, out var p))
+        {
+            return false;
+        }
+        return r.Scheme == "http" && p.Scheme == "http"
+            && r.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 && r.IsLoopback
+            && string.Equals(r.Host, p.Host, StringComparison.Ordinal)
+            && string.IsNullOrEmpty(p.UserInfo)
+            && string.Equals(r.PathAndQuery, p.PathAndQuery, StringComparison.Ordinal)
+            && !presented.Contains('#', StringComparison.Ordinal);
+    }
 }
