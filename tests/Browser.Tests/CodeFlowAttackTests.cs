@@ -247,4 +247,30 @@ public class CodeFlowAttackTests(HostedSignInFixture fixture)
         Assert.StartsWith("/account/error", response.Headers.Location!.ToString(), StringComparison.Ordinal);
         Assert.Equal(before, await CountAsync(GrantsWithApi, ("client", HostedSignInFixture.RpClientId)));
     }
+
+    [Fact]
+    public async Task A_client_that_must_push_its_requests_is_refused_without_par_and_signs_in_with_it()
+    {
+        var (email, password) = await fixture.NewUserAsync();
+        using var browser = NewBrowser();
+        var (verifier, challenge) = CodeFlowClient.NewPkce();
+        var request = Request(challenge);
+        request["client_id"] = HostedSignInFixture.ParClientId;
+
+        // Straight to the authorization endpoint: refused, no sign-in page, no code.
+        var direct = await browser.GetAsync(CodeFlowClient.AuthorizeUrl(request));
+        var location = direct.Headers.Location!.ToString();
+        Assert.DoesNotContain("/account/login", location, StringComparison.Ordinal);
+        Assert.DoesNotContain("code=", location, StringComparison.Ordinal);
+
+        // Pushed first (RFC 9126): a request_uri, then the authorization request names only it.
+        using var http = new HttpClient { BaseAddress = fixture.Platform.Token.BaseAddress };
+        var pushed = await http.PostAsync("/connect/par", new FormUrlEncodedContent(request.ToDictionary(p => p.Key, p => p.Value ?? "")));
+        Assert.Equal(HttpStatusCode.Created, pushed.StatusCode);
+        var requestUri = System.Text.Json.JsonDocument.Parse(await pushed.Content.ReadAsStringAsync()).RootElement.GetProperty("request_uri").GetString()!;
+        var callback = await browser.CodeAsync(new Dictionary<string, string?> { ["client_id"] = HostedSignInFixture.ParClientId, ["request_uri"] = requestUri }, email, password);
+        var query = CodeFlowClient.Query(callback);
+        Assert.Equal(request["state"], query["state"]);
+        Assert.Equal(HttpStatusCode.OK, (await browser.RedeemAsync(HostedSignInFixture.ParClientId, query["code"], fixture.NativeRedirect, verifier)).Status);
+    }
 }

@@ -16,6 +16,9 @@ public sealed class HostedSignInFixture : IAsyncLifetime
     /// <summary>A public native app registered with a portless loopback redirect (RFC 8252 §7.3: any port).</summary>
     public const string CliClientId = "example-cli";
 
+    /// <summary>A first-party public client that must push its authorization requests (RFC 9126).</summary>
+    public const string ParClientId = "example-par";
+
     public static string RpSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
 
     public int RpPort { get; } = ServiceProcess.FreePort();
@@ -49,6 +52,9 @@ public sealed class HostedSignInFixture : IAsyncLifetime
             [$"Clients__{NativeClientId}__DisplayName"] = "Example native app",
             [$"Clients__{NativeClientId}__RedirectUris__0"] = NativeRedirect,
             [$"Clients__{NativeClientId}__PostLogoutRedirectUris__0"] = $"http://127.0.0.1:{NativePort}/signed-out",
+            [$"Clients__{ParClientId}__FirstParty"] = "true",
+            [$"Clients__{ParClientId}__RequirePushedAuthorization"] = "true",
+            [$"Clients__{ParClientId}__RedirectUris__0"] = NativeRedirect,
             [$"Clients__{CliClientId}__FirstParty"] = "true",
             [$"Clients__{CliClientId}__RedirectUris__0"] = "http://127.0.0.1/callback",
             [$"Clients__{CliClientId}__PostLogoutRedirectUris__0"] = "http://127.0.0.1/signed-out",

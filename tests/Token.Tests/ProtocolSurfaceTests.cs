@@ -95,7 +95,9 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
                 "authorization_endpoint", "authorization_response_iss_parameter_supported", "claims_parameter_supported", "claims_supported",
                 "code_challenge_methods_supported", "end_session_endpoint", "grant_types_supported", "id_token_signing_alg_values_supported",
                 "introspection_endpoint", "introspection_endpoint_auth_methods_supported", "issuer", "jwks_uri", "prompt_values_supported",
-                "request_parameter_supported", "request_uri_parameter_supported", "response_modes_supported", "response_types_supported",
+                "pushed_authorization_request_endpoint", "pushed_authorization_request_endpoint_auth_methods_supported",
+                "request_parameter_supported", "request_uri_parameter_supported", "require_pushed_authorization_requests",
+                "response_modes_supported", "response_types_supported",
                 "revocation_endpoint", "revocation_endpoint_auth_methods_supported", "scopes_supported", "subject_types_supported",
                 "tls_client_certificate_bound_access_tokens", "token_endpoint", "token_endpoint_auth_methods_supported", "userinfo_endpoint",
             ],
@@ -104,6 +106,8 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
         Assert.Equal(["code"], Values("response_types_supported"));
         Assert.Equal(["S256"], Values("code_challenge_methods_supported"));
         Assert.Equal(["consent", "login", "none"], Values("prompt_values_supported"));
+        Assert.Equal(["client_secret_basic", "client_secret_post", "none"], Values("pushed_authorization_request_endpoint_auth_methods_supported"));
+        Assert.False(discovery.GetProperty("require_pushed_authorization_requests").GetBoolean()); // per client (Clients:<id>:RequirePushedAuthorization)
         Assert.Equal(["authorization_code", "client_credentials", "refresh_token", "urn:secureplatform:grant-type:sign-in"], Values("grant_types_supported"));
         Assert.Equal(["api", "email", "offline_access", "openid", "profile"], Values("scopes_supported"));
         Assert.Equal(["client_secret_basic", "client_secret_post", "none"], Values("token_endpoint_auth_methods_supported"));

@@ -139,6 +139,7 @@ public static class Extensions
             .AddServer(server =>
             {
                 server.SetAuthorizationEndpointUris(HostedSignIn.AuthorizePath[1..])
+                    .SetPushedAuthorizationEndpointUris("connect/par")
                     .SetEndSessionEndpointUris(HostedSignIn.EndSessionPath[1..])
                     .SetTokenEndpointUris(Protocol.TokenPath[1..])
                     .SetRevocationEndpointUris("connect/revoke")

@@ -42,6 +42,12 @@ public sealed class ClientSettings
     /// <summary>Scopes the client may ask for in the code flow, besides openid (default: profile, email, offline_access, api).</summary>
     public List<string>? Scopes { get; set; }
 
+    /// <summary>
+    /// RFC 9126: the client must push its authorization requests to <c>/connect/par</c> first; a plain
+    /// authorization request from it is refused.
+    /// </summary>
+    public bool RequirePushedAuthorization { get; set; }
+
     /// <summary>Whether users are asked to consent. Default: yes for third-party clients, no for first-party ones.</summary>
     public bool? RequireConsent { get; set; }
 
@@ -172,6 +178,12 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
                 Permissions.Prefixes.Scope + Scopes.OpenId]);
             descriptor.Permissions.UnionWith((settings.Scopes ?? ClientSettings.DefaultCodeFlowScopes).Select(s => Permissions.Prefixes.Scope + s));
             descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
+            // Any code-flow client may push its requests (RFC 9126); one registered so must.
+            descriptor.Permissions.Add(Permissions.Endpoints.PushedAuthorization);
+            if (settings.RequirePushedAuthorization)
+            {
+                descriptor.Requirements.Add(Requirements.Features.PushedAuthorizationRequests);
+            }
             descriptor.RedirectUris.UnionWith(settings.RedirectUris.Select(u => new Uri(u)));
             descriptor.PostLogoutRedirectUris.UnionWith(settings.PostLogoutRedirectUris.Select(u => new Uri(u)));
             descriptor.ConsentType = (settings.RequireConsent ?? !settings.FirstParty) ? ConsentTypes.Explicit : ConsentTypes.Implicit;

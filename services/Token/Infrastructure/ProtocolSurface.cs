@@ -65,19 +65,19 @@ public static class ProtocolSurface
         public ValueTask HandleAsync(HandleConfigurationRequestContext context)
         {
             context.PromptValues.IntersectWith([PromptValues.Login, PromptValues.None, PromptValues.Consent]);
-            foreach (var methods in new[] { context.TokenEndpointAuthenticationMethods, context.RevocationEndpointAuthenticationMethods, context.IntrospectionEndpointAuthenticationMethods })
+            foreach (var methods in new[] { context.TokenEndpointAuthenticationMethods, context.RevocationEndpointAuthenticationMethods, context.IntrospectionEndpointAuthenticationMethods, context.PushedAuthorizationEndpointAuthenticationMethods })
             {
                 methods.Remove(ClientAuthenticationMethods.PrivateKeyJwt);
             }
             context.TokenEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None);
             context.RevocationEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None);
+            context.PushedAuthorizationEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None); // public native apps push too
             return default;
         }
     }
 
     /// <summary>
-    /// Members OpenIddict writes straight into the response. <c>require_pushed_authorization_requests</c> is
-    /// dropped: there is no pushed authorization endpoint. <c>response_types_supported</c> is required by OpenID
+    /// Members OpenIddict writes straight into the response. <c>response_types_supported</c> is required by OpenID
     /// Connect Discovery and RFC 8414; it is added should the list ever be empty (OpenIddict drops empty members).
     /// </summary>
     public sealed class AuthorizationEndpointMembers : IOpenIddictServerHandler<ApplyConfigurationResponseContext>
@@ -95,7 +95,6 @@ public static class ProtocolSurface
             {
                 return default;
             }
-            context.Response.RemoveParameter(Metadata.RequirePushedAuthorizationRequests);
             if (context.Response.GetParameter(Metadata.ResponseTypesSupported) is null)
             {
                 context.Response.AddParameter(Metadata.ResponseTypesSupported, new OpenIddictParameter(JsonSerializer.SerializeToElement(Array.Empty<string>())));

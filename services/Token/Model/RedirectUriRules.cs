@@ -17,7 +17,8 @@ public static class RedirectUriRules
         {
             return "contains a wildcard";
         }
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
+        // On Unix a rooted path parses as an absolute file: URI; it is a relative reference here.
+        if (value.StartsWith('/') || value.StartsWith('\\') || !Uri.TryCreate(value, UriKind.Absolute, out var uri))
         {
             return "is not an absolute URI";
         }
