@@ -222,6 +222,22 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
     }
 
     [Fact]
+    public async Task A_setting_this_api_does_not_have_is_refused_rather_than_ignored()
+    {
+        var admin = await AdminAsync();
+        var clientId = NewClientId();
+        using var content = new StringContent(
+            $$"""{"clientId":"{{clientId}}","displayName":"x","type":"public","redirectUris":["https://ok.example/cb"],"requirePar":true}""",
+            System.Text.Encoding.UTF8, "application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/clients") { Content = content };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+
+        await HttpAssert.IsProblemAsync(await token.Http.SendAsync(request), HttpStatusCode.BadRequest);
+        Assert.Null(StoredSecret(clientId));
+        Assert.False(token.WithDb(db => db.Set<OpenIddictEntityFrameworkCoreApplication>().Any(a => a.ClientId == clientId)));
+    }
+
+    [Fact]
     public async Task A_bad_change_is_a_400_naming_the_field_and_changes_nothing()
     {
         var admin = await AdminAsync();

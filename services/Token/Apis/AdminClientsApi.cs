@@ -57,7 +57,8 @@ public static class AdminClientsApi
 
     public static IEndpointRouteBuilder MapAdminClientsApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin/clients").WithTags("Clients (admin)").RequireAuthorization(PlatformClaims.AdminPolicy);
+        var admin = app.MapGroup("/admin/clients").WithTags("Clients (admin)").RequireAuthorization(PlatformClaims.AdminPolicy)
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(64 * 1024)); // 2 × 10 URIs of 2000 characters fit
         admin.MapPost("/", CreateAsync).WithName("RegisterClient").WithSummary("Registers a third-party client; a confidential client's secret is in the answer, once.");
         admin.MapGet("/", ListAsync).WithName("ListClients").WithSummary("Every registered client (no secrets).");
         admin.MapGet("/{clientId}", GetAsync).WithName("GetClient").WithSummary("One client (no secrets).");

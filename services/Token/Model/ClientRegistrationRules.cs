@@ -1,6 +1,13 @@
+using System.Text.Json.Serialization;
+
 namespace SecurePlatform.Token.Model;
 
-/// <summary>What an admin sends to register or change a third-party client (<c>POST/PUT /admin/clients</c>).</summary>
+/// <summary>
+/// What an admin sends to register or change a third-party client (<c>POST/PUT /admin/clients</c>). Unknown members
+/// are refused (400), so a setting this API does not have yet (<c>requirePar</c>, <c>backchannelLogoutUri</c>) is
+/// never silently dropped while the admin believes it applies.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record ClientRequest(
     string? ClientId,
     string? DisplayName,
