@@ -384,4 +384,41 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
         Assert.Equal(alice, revoked.GetProperty("subject").GetString());
         Assert.Equal(1, revoked.GetProperty("sessionsRevoked").GetInt32());
     }
+
+    [Fact]
+    public async Task An_api_client_survives_a_restart_and_another_replica_sees_a_change_within_the_cache_period()
+    {
+        await using var first = new TokenServiceFactory("clients", new() { ["Token:ClientCacheDuration"] = "00:00:01" });
+        await using var second = new TokenServiceFactory("clients2", new()
+        {
+            ["ConnectionStrings:tokendb"] = first.Setting("ConnectionStrings:tokendb"), ["Token:ClientCacheDuration"] = "00:00:01",
+        });
+        second.KeepDatabase = true; // first drops it
+        var admin = (await first.SignInAsync(NewUser(), roles: "admin")).AccessToken;
+        var clientId = NewClientId();
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/admin/clients") { Content = JsonContent.Create(new { clientId, displayName = "Worker", type = "confidential" }) };
+        create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+        var oldSecret = (await HttpAssert.OkJsonAsync<JsonElement>(await first.Http.SendAsync(create))).GetProperty("clientSecret").GetString()!;
+        using var add = new HttpRequestMessage(HttpMethod.Post, $"/admin/clients/{clientId}/secrets");
+        add.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+        var newSecret = (await HttpAssert.OkJsonAsync<JsonElement>(await first.Http.SendAsync(add))).GetProperty("clientSecret").GetString()!;
+
+        // Start-up of another replica re-applies the configured clients and leaves this one as it is.
+        Task<HttpResponseMessage> At(TokenServiceFactory replica, string secret) => replica.Http.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret, ["scope"] = "api",
+        }));
+        Assert.Equal(HttpStatusCode.OK, (await At(second, oldSecret)).StatusCode); // the second replica caches the client now
+        Assert.Equal(HttpStatusCode.OK, (await At(second, newSecret)).StatusCode);
+
+        using var remove = new HttpRequestMessage(HttpMethod.Delete, $"/admin/clients/{clientId}/secrets/0");
+        remove.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+        Assert.Equal(HttpStatusCode.NoContent, (await first.Http.SendAsync(remove)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await At(first, oldSecret)).StatusCode); // at once where it was made
+
+        // Elsewhere within Token:ClientCacheDuration (one second here).
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await At(second, oldSecret)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await At(second, newSecret)).StatusCode);
+    }
 }
