@@ -156,6 +156,8 @@ public static class RevocationReasons
     public const string UserDeleted = "user_deleted";
     public const string RoleChanged = "role_changed";
     public const string Expired = "expired";
+    public const string ClientDeleted = "client_deleted";
+    public const string GrantRevoked = "grant_revoked";
 }
 
 public sealed record SigningKeyRotated : IntegrationEvent
@@ -180,4 +182,77 @@ public sealed record AvatarUploaded : IntegrationEvent
     public string ContentType { get; init; } = "";
 
     public long Size { get; init; }
+}
+
+/// <summary>
+/// What an OAuth client registration looks like, for before/after in the audit trail: settings and how many
+/// secrets it accepts — never a secret or its hash.
+/// </summary>
+public sealed record ClientSummary
+{
+    public string ClientId { get; init; } = "";
+
+    public string DisplayName { get; init; } = "";
+
+    /// <summary><c>public</c> or <c>confidential</c>.</summary>
+    public string ClientType { get; init; } = "";
+
+    public IReadOnlyList<string> RedirectUris { get; init; } = [];
+
+    public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
+
+    public IReadOnlyList<string> Scopes { get; init; } = [];
+
+    public bool RequireConsent { get; init; }
+
+    public int SecretCount { get; init; }
+}
+
+/// <summary>A client registered through the admin API (actor: the admin).</summary>
+public sealed record ClientRegistered : IntegrationEvent
+{
+    public string ClientId { get; init; } = "";
+
+    public ClientSummary After { get; init; } = new();
+}
+
+/// <summary>A client's settings changed, or a secret was added or removed (<see cref="Change"/>).</summary>
+public sealed record ClientUpdated : IntegrationEvent
+{
+    public const string Settings = "settings";
+    public const string SecretAdded = "secret_added";
+    public const string SecretRemoved = "secret_removed";
+
+    public string ClientId { get; init; } = "";
+
+    /// <summary><see cref="Settings"/>, <see cref="SecretAdded"/> or <see cref="SecretRemoved"/>.</summary>
+    public string Change { get; init; } = "";
+
+    public ClientSummary Before { get; init; } = new();
+
+    public ClientSummary After { get; init; } = new();
+}
+
+/// <summary>A client was deleted: its sessions were revoked and its users' remembered consents removed.</summary>
+public sealed record ClientDeleted : IntegrationEvent
+{
+    public string ClientId { get; init; } = "";
+
+    public ClientSummary Before { get; init; } = new();
+
+    public int SessionsRevoked { get; init; }
+
+    public int GrantsDeleted { get; init; }
+}
+
+/// <summary>A user withdrew a remembered consent; that client's sessions of the user were revoked.</summary>
+public sealed record GrantRevoked : IntegrationEvent
+{
+    public string GrantId { get; init; } = "";
+
+    public string ClientId { get; init; } = "";
+
+    public IReadOnlyList<string> Scopes { get; init; } = [];
+
+    public int SessionsRevoked { get; init; }
 }

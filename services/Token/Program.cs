@@ -15,5 +15,7 @@ app.MapRazorPages();
 app.MapAuthorizationApi();
 app.MapTokenApi();
 app.MapSessionsApi();
+app.MapAdminClientsApi();
+app.MapGrantsApi();
 
 app.Run();

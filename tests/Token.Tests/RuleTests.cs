@@ -142,3 +142,49 @@ public class RedirectUriRuleTests
     public void Only_a_loopback_ip_redirect_may_differ_and_only_in_its_port(string registered, string presented, bool matches) =>
         Assert.Equal(matches, SecurePlatform.Token.Model.RedirectUriRules.LoopbackMatches(registered, presented));
 }
+
+public class ClientRegistrationRulesTests
+{
+    private static ClientRequest Request(string? clientId = "notes", string? type = "public", string? displayName = "Notes", List<string>? redirectUris = null, List<string>? scopes = null)
+        => new(clientId, displayName, type, redirectUris ?? ["https://notes.example/cb"], null, scopes, null);
+
+    [Fact]
+    public void A_good_registration_has_no_problems()
+    {
+        Assert.Empty(ClientRegistrationRules.ForCreate(Request(redirectUris: ["https://notes.example/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "com.example.notes:/cb"], scopes: ["openid", "email"])));
+        Assert.Empty(ClientRegistrationRules.ForCreate(Request(type: "confidential", redirectUris: [])));
+    }
+
+    [Theory]
+    [InlineData("http://notes.example/cb", "redirectUris[0]")]
+    [InlineData("https://notes.example/cb#x", "redirectUris[0]")]
+    [InlineData("https://*.notes.example/cb", "redirectUris[0]")]
+    [InlineData("https://user:pw@notes.example/cb", "redirectUris[0]")]
+    public void Each_bad_redirect_uri_is_named_by_its_index(string uri, string field)
+        => Assert.Contains(field, ClientRegistrationRules.ForCreate(Request(redirectUris: [uri])).Keys);
+
+    [Fact]
+    public void Unknown_scopes_bad_ids_types_and_changes_of_id_or_type_are_named()
+    {
+        Assert.Equal(["scopes[1]"], ClientRegistrationRules.ForCreate(Request(scopes: ["profile", "admin"])).Keys);
+        Assert.Equal(["clientId"], ClientRegistrationRules.ForCreate(Request(clientId: "Notes App")).Keys);
+        Assert.Equal(["clientId"], ClientRegistrationRules.ForCreate(Request(clientId: "-notes")).Keys);
+        Assert.Contains("type", ClientRegistrationRules.ForCreate(Request(type: null)).Keys);
+        Assert.Equal(["redirectUris"], ClientRegistrationRules.ForCreate(Request(redirectUris: [])).Keys);
+        Assert.Equal(["displayName"], ClientRegistrationRules.ForCreate(Request(displayName: " Notes")).Keys);
+        Assert.Equal(["clientId", "type"], ClientRegistrationRules.ForUpdate("notes", "public", Request(clientId: "other", type: "confidential")).Keys.Order());
+        Assert.Empty(ClientRegistrationRules.ForUpdate("notes", "public", Request(clientId: null, type: null)));
+    }
+
+    [Fact]
+    public void A_secret_is_withdrawn_by_index_and_the_rest_kept_in_order()
+    {
+        Assert.Equal("b c", ClientRegistrationRules.WithoutSecret("a b c", 0));
+        Assert.Equal("a c", ClientRegistrationRules.WithoutSecret("a b c", 1));
+        Assert.Equal("", ClientRegistrationRules.WithoutSecret("a", 0));
+        Assert.Null(ClientRegistrationRules.WithoutSecret("a b", 2));
+        Assert.Null(ClientRegistrationRules.WithoutSecret("a b", -1));
+        Assert.Equal(2, ClientRegistrationRules.SecretCount("a b"));
+        Assert.Equal(0, ClientRegistrationRules.SecretCount(null));
+    }
+}

@@ -104,6 +104,7 @@ public static class Extensions
             "revocations", sp => sp.GetRequiredService<RevocationDelivery>(), HealthStatus.Degraded, [HealthTags.Ready]));
         builder.Services.AddSingleton(sp => SessionPolicy.From(sp.GetRequiredService<IOptions<TokenOptions>>().Value));
         builder.Services.AddScoped<SessionService>();
+        builder.Services.AddScoped<SecurePlatform.Token.Apis.ClientAdministration>();
 
         // Key material in tokendb is encrypted with Data Protection; its key ring is shared through Redis so
         // every replica can read every key.

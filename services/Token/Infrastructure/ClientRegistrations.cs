@@ -88,6 +88,21 @@ public sealed class ClientSettings
 public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfiguration configuration, ILogger<ClientRegistrations> logger) : IHostedService
 {
     public const string FirstPartyProperty = "first_party";
+
+    /// <summary>
+    /// Where a registration comes from: <see cref="FromConfiguration"/> (re-applied at every start-up, so the admin
+    /// API leaves it alone) or <see cref="FromAdminApi"/> (lives only in tokendb; start-up never touches it).
+    /// </summary>
+    public const string SourceProperty = "source";
+    public const string FromConfiguration = "configuration";
+    public const string FromAdminApi = "admin-api";
+
+    /// <summary>The platform's own clients: never changed or deleted through the admin API.</summary>
+    public static readonly IReadOnlySet<string> BuiltIn = new HashSet<string>(StringComparer.Ordinal) { Protocol.Clients.AuthService, Protocol.Clients.PlatformApp };
+
+    /// <summary>Whether start-up registers <paramref name="clientId"/> from configuration (a built-in or a <c>Clients:{id}</c> section).</summary>
+    public static bool IsConfigured(IConfiguration configuration, string clientId)
+        => BuiltIn.Contains(clientId) || configuration.GetSection("Clients").GetChildren().Any(c => string.Equals(c.Key, clientId, StringComparison.Ordinal));
     public const string ApiScope = "api";
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -114,6 +129,7 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
         foreach (var (clientId, settings) in clients)
         {
             var descriptor = Describe(clientId, settings);
+            descriptor.Properties[SourceProperty] = JsonSerializer.SerializeToElement(FromConfiguration);
             var existing = await store.FindByClientIdAsync(clientId, cancellationToken);
             if (existing is null)
             {

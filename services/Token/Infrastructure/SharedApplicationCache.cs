@@ -11,7 +11,11 @@ namespace SecurePlatform.Token.Infrastructure;
 /// every token request read its client from PostgreSQL, a large share of a client_credentials grant's cost
 /// (measured in bench/README.md). Entries live <see cref="TokenOptions.ClientCacheDuration"/>;
 /// a change made through this replica's manager drops them at once, one made by another replica is seen
-/// when they expire. Lookups by redirect URI are not cached (they only serve interactive flows).
+/// when they expire. The admin clients API (<c>Apis/AdminClientsApi.cs</c>) relies on exactly that: its change is
+/// live on the replica that made it at once (it evicts again after its commit, so a request between the manager's
+/// eviction and the commit cannot keep the old row cached), and on every other replica within the cache duration — a
+/// deleted client or a withdrawn secret may still be accepted there until then; misses are never cached, so a new
+/// client works everywhere at once. Lookups by redirect URI are not cached (they only serve interactive flows).
 /// The cached entities are detached: OpenIddict only reads them, and an update attaches them to its own context.
 /// </summary>
 public sealed class SharedApplicationCache<TApplication>(IServiceScopeFactory scopes, IOptions<TokenOptions> options)

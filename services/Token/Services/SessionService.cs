@@ -188,6 +188,36 @@ public sealed class SessionService(
         return sessions.Count;
     }
 
+    /// <summary>
+    /// Marks every live session of client <paramref name="clientId"/> (of <paramref name="subject"/> only, when given) revoked,
+    /// with a <see cref="SessionRevoked"/> event each, in this context: the caller's SaveChanges commits them with its
+    /// own change. Hand the returned sids to <see cref="DeliverRevocationsAsync"/> after the commit.
+    /// </summary>
+    public async Task<List<string>> MarkClientSessionsRevokedAsync(string clientId, string? subject, string reason, HttpContext? http, string actor, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var sessions = await db.Sessions
+            .Where(s => s.ClientId == clientId && s.RevokedAt == null && (subject == null || s.Subject == subject))
+            .ToListAsync(cancellationToken);
+        foreach (var session in sessions)
+        {
+            session.RevokedAt = now;
+            session.RevokedReason = reason;
+            db.AddIntegrationEvent(new SessionRevoked { SessionId = session.Id.ToString(), Reason = reason }.Stamp(SourceService, http, actor, session.Subject));
+        }
+        return [.. sessions.Select(s => s.Id.ToString())];
+    }
+
+    /// <summary>Gets committed revocations into Redis (now, or when Redis is back), then wakes the outbox dispatcher.</summary>
+    public async Task DeliverRevocationsAsync(List<string> sids)
+    {
+        outboxSignal.Notify();
+        if (sids.Count > 0)
+        {
+            await revocations.DeliverSessionsAsync(sids);
+        }
+    }
+
     /// <summary>tokendb's own answer: is <paramref name="sid"/> a usable session of <paramref name="subject"/>? (For when Redis cannot be asked.)</summary>
     public Task<bool> IsActiveAsync(Guid sid, string subject, CancellationToken cancellationToken)
     {

@@ -1,0 +1,158 @@
+using System.Text.Json.Serialization;
+
+namespace SecurePlatform.Token.Model;
+
+/// <summary>
+/// What an admin sends to register or change a third-party client (<c>POST/PUT /admin/clients</c>). Unknown members
+/// are refused (400), so a setting this API does not have yet (<c>requirePar</c>, <c>backchannelLogoutUri</c>) is
+/// never silently dropped while the admin believes it applies.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record ClientRequest(
+    string? ClientId,
+    string? DisplayName,
+    string? Type,
+    List<string>? RedirectUris,
+    List<string>? PostLogoutRedirectUris,
+    List<string>? Scopes,
+    bool? RequireConsent);
+
+/// <summary>
+/// The rules for a client registered through the admin API, each problem keyed by the JSON field it concerns
+/// (<c>redirectUris[1]</c>), so the 400 names it. Redirect URIs follow <see cref="RedirectUriRules"/>, the same
+/// rules as clients from configuration; scopes must be ones this platform issues.
+/// </summary>
+public static class ClientRegistrationRules
+{
+    public const string Public = "public";
+    public const string Confidential = "confidential";
+    public const int MaxUris = 10;
+    public const int MaxClientIdLength = 100;
+    public const int MaxDisplayNameLength = 200;
+
+    /// <summary>Scopes a client may be allowed besides <c>openid</c> (which every code-flow client gets).</summary>
+    public static readonly IReadOnlyList<string> KnownScopes = ["profile", "email", "offline_access", "api"];
+
+    /// <summary>Problems of a new registration (every field is checked, including the id and the type).</summary>
+    public static Dictionary<string, string[]> ForCreate(ClientRequest request)
+    {
+        var problems = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (ClientIdProblem(request.ClientId) is { } id)
+        {
+            problems["clientId"] = [id];
+        }
+        if (request.Type is not (Public or Confidential))
+        {
+            problems["type"] = ["Must be 'public' or 'confidential'."];
+        }
+        Common(request, request.Type, problems);
+        return problems;
+    }
+
+    /// <summary>Problems of a change to client <paramref name="clientId"/> of type <paramref name="currentType"/>: id and type cannot change.</summary>
+    public static Dictionary<string, string[]> ForUpdate(string clientId, string currentType, ClientRequest request)
+    {
+        var problems = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (request.ClientId is not null && request.ClientId != clientId)
+        {
+            problems["clientId"] = ["Cannot be changed (it is the one in the path); register a new client instead."];
+        }
+        if (request.Type is not null && request.Type != currentType)
+        {
+            problems["type"] = [$"Cannot be changed (it is '{currentType}'); register a new client instead."];
+        }
+        Common(request, currentType, problems);
+        return problems;
+    }
+
+    public static string? ClientIdProblem(string? clientId) => clientId switch
+    {
+        null or "" => "Is required.",
+        { Length: > MaxClientIdLength } => $"Is longer than {MaxClientIdLength} characters.",
+        _ when !clientId.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_' or '.') || !char.IsAsciiLetterOrDigit(clientId[0])
+            => "Must start with a lower-case letter or digit and contain only lower-case letters, digits, '-', '_' and '.'.",
+        _ => null,
+    };
+
+    private static void Common(ClientRequest request, string? type, Dictionary<string, string[]> problems)
+    {
+        if (string.IsNullOrWhiteSpace(request.DisplayName))
+        {
+            problems["displayName"] = ["Is required (users see it on the consent page)."];
+        }
+        else if (request.DisplayName.Length > MaxDisplayNameLength)
+        {
+            problems["displayName"] = [$"Is longer than {MaxDisplayNameLength} characters."];
+        }
+        else if (request.DisplayName.Any(char.IsControl) || request.DisplayName.Trim() != request.DisplayName)
+        {
+            problems["displayName"] = ["Has control characters or leading or trailing spaces."];
+        }
+        Uris("redirectUris", request.RedirectUris, problems);
+        Uris("postLogoutRedirectUris", request.PostLogoutRedirectUris, problems);
+        if (type == Public && (request.RedirectUris ?? []).Count == 0)
+        {
+            problems.TryAdd("redirectUris", ["A public client signs users in through the code flow, so it needs at least one redirect URI."]);
+        }
+        if ((request.RedirectUris ?? []).Count == 0 && (request.PostLogoutRedirectUris ?? []).Count > 0)
+        {
+            problems.TryAdd("postLogoutRedirectUris", ["Only a client with redirect URIs (the code flow) signs users out through end-session."]);
+        }
+        var scopes = request.Scopes ?? [];
+        for (var i = 0; i < scopes.Count; i++)
+        {
+            if (scopes[i] != "openid" && !KnownScopes.Contains(scopes[i], StringComparer.Ordinal))
+            {
+                problems[$"scopes[{i}]"] = [$"'{Clip(scopes[i])}' is not a scope of this platform (openid, {string.Join(", ", KnownScopes)})."];
+            }
+        }
+        if (scopes.Count > 20)
+        {
+            problems["scopes"] = ["Has more than 20 entries."];
+        }
+    }
+
+    private static void Uris(string field, List<string>? uris, Dictionary<string, string[]> problems)
+    {
+        if (uris is null)
+        {
+            return;
+        }
+        if (uris.Count > MaxUris)
+        {
+            problems[field] = [$"Has more than {MaxUris} entries."];
+            return;
+        }
+        for (var i = 0; i < uris.Count; i++)
+        {
+            if (uris[i] is null)
+            {
+                problems[$"{field}[{i}]"] = ["Is missing."];
+            }
+            else if (RedirectUriRules.Problem(uris[i]) is { } problem)
+            {
+                problems[$"{field}[{i}]"] = [$"'{Clip(uris[i])}' {problem}."];
+            }
+            else if (uris.IndexOf(uris[i]) != i)
+            {
+                problems[$"{field}[{i}]"] = ["Is listed twice."];
+            }
+        }
+    }
+
+    private static string Clip(string value) => value.Length <= 100 ? value : value[..100] + "…";
+
+    /// <summary>The stored secret hashes (space-separated entries) without entry <paramref name="index"/>; null when there is no such entry.</summary>
+    public static string? WithoutSecret(string stored, int index)
+    {
+        var entries = stored.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (index < 0 || index >= entries.Count)
+        {
+            return null;
+        }
+        entries.RemoveAt(index);
+        return string.Join(' ', entries);
+    }
+
+    public static int SecretCount(string? stored) => stored?.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length ?? 0;
+}
