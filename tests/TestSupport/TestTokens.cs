@@ -19,7 +19,10 @@ public static class TestTokens
 
     public static RsaSecurityKey Key { get; } = new(RSA.Create(2048)) { KeyId = "test-signing-key" };
 
-    /// <summary>A valid platform access token; every claim can be overridden for attack tests.</summary>
+    /// <summary>
+    /// A valid platform access token; every claim can be overridden for attack tests. <paramref name="amr"/> defaults to
+    /// <c>["pwd"]</c>: an admin token needs <c>mfa</c> in it to pass the admin policy.
+    /// </summary>
     public static string Issue(
         string sub,
         string? sid = null,
@@ -29,7 +32,8 @@ public static class TestTokens
         string issuer = Issuer,
         string audience = Audience,
         SigningCredentials? credentials = null,
-        string tokenType = "at+jwt")
+        string tokenType = "at+jwt",
+        IEnumerable<string>? amr = null)
     {
         var now = DateTime.UtcNow;
         var claims = new Dictionary<string, object>
@@ -37,7 +41,7 @@ public static class TestTokens
             ["sub"] = sub,
             ["sid"] = sid ?? Guid.CreateVersion7().ToString(),
             ["jti"] = Guid.NewGuid().ToString("N"),
-            ["amr"] = new[] { "pwd" },
+            ["amr"] = (amr ?? ["pwd"]).ToArray(),
         };
         if (roles is not null)
         {
