@@ -116,7 +116,7 @@ public static partial class MfaApi
         {
             return AlreadyEnabled();
         }
-        if (TotpRules.Verify(services.Secrets.Unprotect(pending.ProtectedSecret), body.Value!.Code, services.Clock.GetUtcNow(), pending.LastUsedStep) is not { } step)
+        if (TotpRules.Verify(services.Secrets.Unprotect(pending.ProtectedSecret), body.Value!.Code, services.SecondFactor.Now, pending.LastUsedStep) is not { } step)
         {
             return WrongCode("code");
         }
@@ -252,7 +252,6 @@ public sealed class MfaServices(
     TotpSecretProtector secrets,
     SecondFactorCheck secondFactor,
     TokenServiceClient tokens,
-    TimeProvider clock,
     ILogger<MfaServices> logger)
 {
     public UserManager<User> Users { get; } = users;
@@ -264,8 +263,6 @@ public sealed class MfaServices(
     public SecondFactorCheck SecondFactor { get; } = secondFactor;
 
     public TokenServiceClient Tokens { get; } = tokens;
-
-    public TimeProvider Clock { get; } = clock;
 
     public ILogger<MfaServices> Logger { get; } = logger;
 }

@@ -85,7 +85,7 @@ public static class Extensions
     /// <summary>TOTP with recovery codes: secrets encrypted with the same Data Protection ring, sign-in tickets in Redis, codes checked by the sign-in throttle.</summary>
     public static IHostApplicationBuilder AddMfa(this IHostApplicationBuilder builder)
     {
-        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddKeyedSingleton(SecondFactorCheck.ClockKey, TimeProvider.System);
         builder.Services.AddSingleton<TotpSecretProtector>();
         builder.Services.AddSingleton<MfaTickets>();
         builder.Services.AddScoped<SecondFactorCheck>();

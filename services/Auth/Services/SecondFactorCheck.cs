@@ -29,8 +29,14 @@ public abstract record SecondFactorResult
 /// <c>RecoveryCodeUsed</c> when a recovery code is spent. A TOTP code is accepted once: the accepted step is stored with
 /// a conditional update, so of two concurrent requests with the same code only one wins.
 /// </summary>
-public sealed class SecondFactorCheck(AuthDbContext db, LoginThrottle throttle, TotpSecretProtector secrets, TimeProvider clock)
+public sealed class SecondFactorCheck(
+    AuthDbContext db, LoginThrottle throttle, TotpSecretProtector secrets, [FromKeyedServices(SecondFactorCheck.ClockKey)] TimeProvider clock)
 {
+    /// <summary>The clock TOTP codes are checked against (keyed, so tests can move it without moving token lifetimes).</summary>
+    public const string ClockKey = "totp";
+
+    public DateTimeOffset Now => clock.GetUtcNow();
+
     public async Task<SecondFactorResult> CheckAsync(SecondFactorRequest request, CancellationToken cancellationToken)
     {
         var account = ClientPartition.Hash(request.User.Email ?? request.User.Id);
