@@ -305,6 +305,40 @@ public class MfaTests(MfaAuthApp app) : IClassFixture<MfaAuthApp>, IAsyncLifetim
     }
 
     [Fact]
+    public async Task The_hosted_logins_back_channel_asks_for_the_code_and_then_verifies_it()
+    {
+        var (email, id, _, secret, _) = await EnrolledAsync();
+        var tokenService = TestTokens.Issue(Protocol.Services.Token, claims: new Dictionary<string, object?>
+        {
+            ["sid"] = null,
+            ["amr"] = null,
+            ["client_id"] = Protocol.Services.Token,
+            ["scope"] = Protocol.CredentialCheck.Scope,
+        });
+        var browser = new { clientIp = "198.51.100.23", userAgent = "HostedLogin/1.0" };
+
+        var step1 = await HttpAssert.OkJsonAsync<JsonElement>(await SendAsync(HttpMethod.Post, Protocol.CredentialCheck.Path, tokenService,
+            new { email, password = Password, clientId = "platform-app", browser.clientIp, browser.userAgent }));
+        Assert.True(step1.GetProperty("mfaRequired").GetBoolean());
+        Assert.False(step1.TryGetProperty("subject", out _));
+        var ticket = step1.GetProperty("mfaTicket").GetString()!;
+
+        // A hosted-login ticket is no good at the JSON API's second step, and vice versa.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SecondStepAsync(ticket, code: NextCode(secret))).StatusCode);
+        var apiTicket = await TicketAsync(email);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, Protocol.CredentialCheck.MfaPath, tokenService,
+            new { ticket = apiTicket, code = NextCode(secret), browser.clientIp, browser.userAgent })).StatusCode);
+
+        var step2 = await HttpAssert.OkJsonAsync<JsonElement>(await SendAsync(HttpMethod.Post, Protocol.CredentialCheck.MfaPath, tokenService,
+            new { ticket, code = NextCode(secret), browser.clientIp, browser.userAgent }));
+        Assert.Equal(id, step2.GetProperty("subject").GetString());
+        Assert.Equal(["pwd", "otp", "mfa"], step2.GetProperty("amr").EnumerateArray().Select(a => a.GetString()!));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, Protocol.CredentialCheck.MfaPath, tokenService,
+            new { ticket, code = NextCode(secret), browser.clientIp, browser.userAgent })).StatusCode);
+        Assert.Empty(app.TokenService.TokenRequests); // token-service issues the tokens itself, through the code flow
+    }
+
+    [Fact]
     public async Task Mfa_endpoints_need_a_signed_in_user()
     {
         Assert.Equal(HttpStatusCode.Unauthorized, (await app.Client.PostAsync("/auth/mfa/totp", null)).StatusCode);

@@ -21,7 +21,8 @@ public static class TestTokens
 
     /// <summary>
     /// A valid platform access token; every claim can be overridden for attack tests. <paramref name="amr"/> defaults to
-    /// <c>["pwd"]</c>: an admin token needs <c>mfa</c> in it to pass the admin policy.
+    /// <c>["pwd"]</c>: an admin token needs <c>mfa</c> in it to pass the admin policy. <paramref name="claims"/> adds or
+    /// replaces claims; a null value removes one.
     /// </summary>
     public static string Issue(
         string sub,
@@ -33,10 +34,11 @@ public static class TestTokens
         string audience = Audience,
         SigningCredentials? credentials = null,
         string tokenType = "at+jwt",
-        IEnumerable<string>? amr = null)
+        IEnumerable<string>? amr = null,
+        IReadOnlyDictionary<string, object?>? claims = null)
     {
         var now = DateTime.UtcNow;
-        var claims = new Dictionary<string, object>
+        var payload = new Dictionary<string, object>
         {
             ["sub"] = sub,
             ["sid"] = sid ?? Guid.CreateVersion7().ToString(),
@@ -45,7 +47,18 @@ public static class TestTokens
         };
         if (roles is not null)
         {
-            claims["roles"] = roles.ToArray();
+            payload["roles"] = roles.ToArray();
+        }
+        foreach (var (name, value) in claims ?? new Dictionary<string, object?>())
+        {
+            if (value is null)
+            {
+                payload.Remove(name);
+            }
+            else
+            {
+                payload[name] = value;
+            }
         }
         var descriptor = new SecurityTokenDescriptor
         {
@@ -54,7 +67,7 @@ public static class TestTokens
             IssuedAt = now,
             NotBefore = notBefore ?? now,
             Expires = (notBefore ?? now) + (lifetime ?? TimeSpan.FromMinutes(15)),
-            Claims = claims,
+            Claims = payload,
             TokenType = tokenType,
             SigningCredentials = credentials ?? new SigningCredentials(Key, SecurityAlgorithms.RsaSha256),
         };
