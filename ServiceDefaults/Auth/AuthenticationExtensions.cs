@@ -39,6 +39,12 @@ public static class PlatformClaims
     public const string Amr = "amr";
     public const string AdminPolicy = "admin";
     public const string AdminRole = "admin";
+
+    /// <summary>RFC 8176's "multiple factors": the session's sign-in used a second factor.</summary>
+    public const string MultiFactor = "mfa";
+
+    /// <summary>Whether the token's <c>amr</c> says the sign-in used more than one factor.</summary>
+    public static bool UsedMultipleFactors(ClaimsPrincipal user) => user.HasClaim(Amr, MultiFactor);
     public static readonly string[] AllowedAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
 
     public static string? SubjectOf(ClaimsPrincipal user) => user.FindFirst(Subject)?.Value;
@@ -51,7 +57,8 @@ public static class AuthenticationExtensions
     /// <summary>
     /// JwtBearer against token-service's discovery document (issuer, audience, algorithm allow-list,
     /// lifetime, ≤ 30 s skew, <c>at+jwt</c> only, no error details in <c>WWW-Authenticate</c>) plus the
-    /// revocation check on every authenticated request. The <c>admin</c> policy requires the admin role.
+    /// revocation check on every authenticated request. The <c>admin</c> policy requires the admin role and <c>mfa</c> in
+    /// <c>amr</c>: administrators MUST use MFA, so a stolen admin password alone opens no admin endpoint.
     /// </summary>
     public static IHostApplicationBuilder AddDefaultAuthentication(this IHostApplicationBuilder builder)
     {
@@ -108,7 +115,9 @@ public static class AuthenticationExtensions
             jwt.Events = new JwtBearerEvents { OnTokenValidated = RejectRevokedSessionsAsync, OnChallenge = RevocationUnavailable.ChallengeAsync };
         });
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(PlatformClaims.AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole(PlatformClaims.AdminRole));
+            .AddPolicy(PlatformClaims.AdminPolicy, policy => policy.RequireAuthenticatedUser()
+                .RequireRole(PlatformClaims.AdminRole)
+                .RequireClaim(PlatformClaims.Amr, PlatformClaims.MultiFactor));
         return builder;
     }
 

@@ -12,6 +12,7 @@ app.UseServiceDefaults();
 app.MapDefaultEndpoints();
 app.MapAccountApi();
 app.MapSessionApi();
+app.MapMfaApi();
 app.MapCredentialsApi();
 
 app.Run();

@@ -54,6 +54,9 @@ public static class Protocol
     {
         public const string Path = "/auth/credentials/verify";
 
+        /// <summary>The hosted login's second step: the ticket <see cref="Path"/> answered with, and a TOTP or recovery code.</summary>
+        public const string MfaPath = "/auth/credentials/verify-mfa";
+
         public const string Scope = "credentials:verify";
     }
 

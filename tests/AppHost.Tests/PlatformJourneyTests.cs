@@ -27,6 +27,31 @@ public class PlatformJourneyTests(AppHostFixture platform)
     private async Task<JsonElement> LoginAsync(string email, string password) =>
         await HttpAssert.OkJsonAsync<JsonElement>(await Client(platform.Auth).PostAsJsonAsync("/auth/login", new { email, password }));
 
+    /// <summary>
+    /// Administrators MUST use MFA: the first, password-only sign-in (no admin role) enrols TOTP, the next one is two
+    /// steps (a recovery code: a TOTP code is accepted once per 30 s step, and enrolment used the current one).
+    /// </summary>
+    private async Task<string> AdminAccessTokenAsync()
+    {
+        var first = await LoginAsync(AppHostFixture.AdminEmail, AppHostFixture.AdminPassword);
+        if (!first.TryGetProperty("mfaRequired", out _))
+        {
+            var enrolling = Client(platform.Auth, first.GetProperty("access_token").GetString()!);
+            var secret = (await HttpAssert.OkJsonAsync<JsonElement>(await enrolling.PostAsync("/auth/mfa/totp", null))).GetProperty("secret").GetString()!;
+            var code = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp();
+            var confirmed = await HttpAssert.OkJsonAsync<JsonElement>(await enrolling.PostAsJsonAsync("/auth/mfa/totp/confirm", new { code }));
+            AdminRecoveryCodes = [.. confirmed.GetProperty("recoveryCodes").EnumerateArray().Select(c => c.GetString()!)];
+            first = await LoginAsync(AppHostFixture.AdminEmail, AppHostFixture.AdminPassword);
+        }
+        var recoveryCode = AdminRecoveryCodes[0];
+        AdminRecoveryCodes = AdminRecoveryCodes[1..];
+        var tokens = await HttpAssert.OkJsonAsync<JsonElement>(await Client(platform.Auth).PostAsJsonAsync("/auth/login/mfa",
+            new { ticket = first.GetProperty("mfaTicket").GetString(), recoveryCode }));
+        return tokens.GetProperty("access_token").GetString()!;
+    }
+
+    private static string[] AdminRecoveryCodes = [];
+
     [Fact]
     public async Task Every_service_is_healthy_through_the_apphost()
     {
@@ -80,7 +105,7 @@ public class PlatformJourneyTests(AppHostFixture platform)
         var sub = (await LoginAsync(email, password)).GetProperty("access_token").GetString()!;
         sub = JwtSubject(sub);
 
-        var admin = (await LoginAsync(AppHostFixture.AdminEmail, AppHostFixture.AdminPassword)).GetProperty("access_token").GetString()!;
+        var admin = await AdminAccessTokenAsync();
         JsonElement row = default;
         await Eventually.HoldsAsync(async () =>
         {

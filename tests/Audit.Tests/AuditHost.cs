@@ -25,7 +25,7 @@ public sealed class AuditHost : ServiceFactory<Program, AuditDbContext>
         KeepDatabase = true;
     }
 
-    public static string AdminToken { get; } = TestTokens.Issue("admin-" + Guid.NewGuid().ToString("N"), roles: ["admin"]);
+    public static string AdminToken { get; } = TestTokens.Issue("admin-" + Guid.NewGuid().ToString("N"), roles: ["admin"], amr: ["pwd", "otp", "mfa"]);
 
     public string Name { get; }
 

@@ -40,7 +40,7 @@ public class BootstrapTests
          select u.Email!).ToListAsync());
 
     [Fact]
-    public async Task The_administrator_is_created_once_and_signs_in_with_the_admin_role()
+    public async Task The_administrator_is_created_once_and_signs_in_without_the_admin_role_until_MFA_is_enrolled()
     {
         var email = AuthApp.NewEmail("admin");
         var app = await StartAsync("boot-once", Bootstrap(email.ToUpperInvariant(), AdminPassword));
@@ -53,7 +53,8 @@ public class BootstrapTests
             Assert.Equal(1, await app.WithDbAsync(db => db.Users.CountAsync()));
             var login = await app.LoginAsync(email, AdminPassword);
             Assert.Equal(HttpStatusCode.OK, login.StatusCode);
-            Assert.Equal("admin user", Assert.Single(app.TokenService.TokenRequests).Form["roles"]);
+            // Administrators MUST use MFA: the first, password-only sign-in may enrol, nothing more (MfaTests).
+            Assert.Equal("user", Assert.Single(app.TokenService.TokenRequests).Form["roles"]);
             var registered = Assert.Single(await app.EventsAsync("UserRegistered"));
             Assert.DoesNotContain(AdminPassword, registered.Payload, StringComparison.Ordinal);
             var payload = System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(registered.Payload);

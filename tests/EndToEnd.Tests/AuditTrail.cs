@@ -8,7 +8,7 @@ namespace SecurePlatform.EndToEnd.Tests;
 public static class AuditTrail
 {
     public static async Task<string> AdminTokenAsync(Platform platform) =>
-        (await new User(platform, Platform.AdminEmail, Platform.AdminPassword).LoginAsync("e2e-admin")).Access;
+        (await AdminSignIn.LoginAsync(platform)).Access;
 
     public static async Task<List<JsonElement>> EventsAsync(Platform platform, string adminToken, string userId, string? types = null)
     {

@@ -92,7 +92,7 @@ public class SignInJourneyTests(PlatformFixture fixture)
     {
         var user = User.New(P);
         await user.RegisterAsync();
-        var admin = await new User(P, Platform.AdminEmail, Platform.AdminPassword).LoginAsync();
+        var admin = await AdminSignIn.LoginAsync(P, "e2e-tests/1.0");
         var before = await user.LoginAsync();
 
         var everywhere = await User.Http(P.Token, admin.Access).DeleteAsync($"/admin/users/{before.Sub}/sessions");

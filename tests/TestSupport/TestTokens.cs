@@ -19,7 +19,11 @@ public static class TestTokens
 
     public static RsaSecurityKey Key { get; } = new(RSA.Create(2048)) { KeyId = "test-signing-key" };
 
-    /// <summary>A valid platform access token; every claim can be overridden for attack tests.</summary>
+    /// <summary>
+    /// A valid platform access token; every claim can be overridden for attack tests. <paramref name="amr"/> defaults to
+    /// <c>["pwd"]</c>: an admin token needs <c>mfa</c> in it to pass the admin policy. <paramref name="claims"/> adds or
+    /// replaces claims; a null value removes one.
+    /// </summary>
     public static string Issue(
         string sub,
         string? sid = null,
@@ -29,19 +33,32 @@ public static class TestTokens
         string issuer = Issuer,
         string audience = Audience,
         SigningCredentials? credentials = null,
-        string tokenType = "at+jwt")
+        string tokenType = "at+jwt",
+        IEnumerable<string>? amr = null,
+        IReadOnlyDictionary<string, object?>? claims = null)
     {
         var now = DateTime.UtcNow;
-        var claims = new Dictionary<string, object>
+        var payload = new Dictionary<string, object>
         {
             ["sub"] = sub,
             ["sid"] = sid ?? Guid.CreateVersion7().ToString(),
             ["jti"] = Guid.NewGuid().ToString("N"),
-            ["amr"] = new[] { "pwd" },
+            ["amr"] = (amr ?? ["pwd"]).ToArray(),
         };
         if (roles is not null)
         {
-            claims["roles"] = roles.ToArray();
+            payload["roles"] = roles.ToArray();
+        }
+        foreach (var (name, value) in claims ?? new Dictionary<string, object?>())
+        {
+            if (value is null)
+            {
+                payload.Remove(name);
+            }
+            else
+            {
+                payload[name] = value;
+            }
         }
         var descriptor = new SecurityTokenDescriptor
         {
@@ -50,7 +67,7 @@ public static class TestTokens
             IssuedAt = now,
             NotBefore = notBefore ?? now,
             Expires = (notBefore ?? now) + (lifetime ?? TimeSpan.FromMinutes(15)),
-            Claims = claims,
+            Claims = payload,
             TokenType = tokenType,
             SigningCredentials = credentials ?? new SigningCredentials(Key, SecurityAlgorithms.RsaSha256),
         };

@@ -202,19 +202,22 @@ public class TokenFlowTests(TokenServiceFactory token) : IClassFixture<TokenServ
     }
 
     [Fact]
-    public async Task Admin_session_routes_need_the_admin_role()
+    public async Task Admin_session_routes_need_the_admin_role_and_a_multi_factor_sign_in()
     {
         var victim = NewUser();
         var victimSession = await token.SignInAsync(victim);
         var user = await token.SignInAsync(NewUser());
-        var admin = await token.SignInAsync(NewUser(), roles: "admin");
+        var passwordOnlyAdmin = await token.SignInAsync(NewUser(), roles: "admin");
+        var admin = await token.SignInAsync(NewUser(), roles: "admin", amr: "pwd otp mfa");
 
         var refused = await Send(HttpMethod.Delete, $"/admin/users/{victim}/sessions", user.AccessToken);
+        var withoutMfa = await Send(HttpMethod.Get, $"/admin/users/{victim}/sessions", passwordOnlyAdmin.AccessToken);
         var listed = await HttpAssert.OkJsonAsync<List<JsonElement>>(await Send(HttpMethod.Get, $"/admin/users/{victim}/sessions", admin.AccessToken));
         var revoked = await Send(HttpMethod.Delete, $"/admin/users/{victim}/sessions", admin.AccessToken);
         var badSub = await Send(HttpMethod.Get, "/admin/users/%3Cscript%3E/sessions", admin.AccessToken);
 
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, withoutMfa.StatusCode); // a stolen admin password alone opens nothing
         Assert.Single(listed);
         Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, "/sessions", victimSession.AccessToken)).StatusCode);

@@ -56,7 +56,7 @@ public class TokenServiceFactory : ServiceFactory<Program, TokenDbContext>
     public IDatabase Redis => Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
 
     /// <summary>What auth-service does after verifying a password: the platform sign-in grant.</summary>
-    public async Task<TokenResponse> SignInAsync(string subject, string roles = "user", string? targetClient = null)
+    public async Task<TokenResponse> SignInAsync(string subject, string roles = "user", string? targetClient = null, string amr = "pwd")
     {
         EnsureStarted();
         var form = new Dictionary<string, string>
@@ -65,7 +65,7 @@ public class TokenServiceFactory : ServiceFactory<Program, TokenDbContext>
             ["client_id"] = "auth-service",
             ["client_secret"] = AuthServiceSecret,
             ["subject"] = subject,
-            ["amr"] = "pwd",
+            ["amr"] = amr,
             ["roles"] = roles,
             ["client_ip"] = "198.51.100.7",
             ["user_agent"] = "TokenTests/1.0",

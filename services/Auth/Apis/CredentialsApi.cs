@@ -1,7 +1,9 @@
 using System.Net;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
+using SecurePlatform.Auth.Infrastructure;
 using SecurePlatform.Auth.IntegrationEvents;
+using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.Auth.Services;
 using SecurePlatform.ServiceDefaults.Auth;
@@ -23,6 +25,8 @@ public static class CredentialsApi
 
     public sealed record VerifiedUser(string Subject, string[] Amr, string[] Roles, string? Email, bool EmailVerified);
 
+    public sealed record VerifyMfaRequest(string? Ticket, string? Code, string? RecoveryCode, string? ClientIp, string? UserAgent);
+
     public static IEndpointRouteBuilder MapCredentialsApi(this IEndpointRouteBuilder app)
     {
         app.MapPost(Protocol.CredentialCheck.Path, VerifyAsync)
@@ -31,7 +35,17 @@ public static class CredentialsApi
             .RequireAuthorization(TokenServicePolicy)
             .Accepts<VerifyRequest>("application/json")
             .Produces<VerifiedUser>(StatusCodes.Status200OK)
+            .Produces<SessionApi.MfaChallenge>(StatusCodes.Status200OK)
             .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        app.MapPost(Protocol.CredentialCheck.MfaPath, VerifyMfaAsync)
+            .WithTags("Back channel")
+            .WithSummary("token-service's hosted login, second step: the ticket of the password step and a TOTP or recovery code.")
+            .RequireAuthorization(TokenServicePolicy)
+            .Accepts<VerifyMfaRequest>("application/json")
+            .Produces<VerifiedUser>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
@@ -73,14 +87,62 @@ public static class CredentialsApi
             case not CredentialCheckResult.Verified:
                 return SessionApi.InvalidCredentials();
         }
-        var user = ((CredentialCheckResult.Verified)result).User;
-        var roles = (await services.Users.GetRolesAsync(user)).Order(StringComparer.Ordinal).ToArray();
-        string[] amr = ["pwd"];
+        var (user, _, mfaRequired) = (CredentialCheckResult.Verified)result;
+        http.Response.Headers.CacheControl = "no-store";
+        if (mfaRequired)
+        {
+            // The same answer as POST /auth/login's first step; the ticket is good only at the back channel's second step.
+            var ticket = await services.Tickets.IssueAsync(user.Id, new MfaTicketPayload(MfaTicketChannel.HostedLogin, request.ClientId, false, null), cancellationToken);
+            return TypedResults.Ok(new SessionApi.MfaChallenge(true, ticket, (int)MfaTickets.Lifetime.TotalSeconds));
+        }
+        return await VerifiedAsync(http, services, user, MfaRules.PasswordOnly, request.ClientId);
+    }
+
+    internal static async Task<IResult> VerifyMfaAsync(HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
+    {
+        var body = await JsonBody.ReadAsync<VerifyMfaRequest>(http.Request, cancellationToken);
+        if (body.Problem is { } problem)
+        {
+            return problem;
+        }
+        var request = body.Value!;
+        if (string.IsNullOrEmpty(request.Ticket) || string.IsNullOrEmpty(request.Code) == string.IsNullOrEmpty(request.RecoveryCode)
+            || request.Code is { Length: > 16 } || request.RecoveryCode is { Length: > 32 })
+        {
+            return SessionApi.InvalidCode();
+        }
+        var browser = IPAddress.TryParse(request.ClientIp, out var address) ? address : http.Connection.RemoteIpAddress;
+        http.Connection.RemoteIpAddress = browser;
+        http.Request.Headers.UserAgent = EventStamping.Truncate(request.UserAgent) ?? "";
+        var ticket = await services.Tickets.PeekAsync(request.Ticket, cancellationToken);
+        var user = ticket is { Payload.Channel: MfaTicketChannel.HostedLogin } ? await services.Users.FindByIdAsync(ticket.Value.Subject) : null;
+        if (user is null || user.IsDisabled)
+        {
+            return SessionApi.InvalidTicket();
+        }
+        switch (await services.SecondFactor.CheckAsync(new SecondFactorRequest(user, request.Code, request.RecoveryCode, browser, EventStamping.Truncate(request.UserAgent)), cancellationToken))
+        {
+            case SecondFactorResult.Throttled throttled:
+                return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
+            case SecondFactorResult.Failed:
+                await services.Tickets.RecordFailureAsync(request.Ticket, CancellationToken.None);
+                return SessionApi.InvalidCode();
+        }
+        if (!await services.Tickets.ConsumeAsync(request.Ticket, CancellationToken.None))
+        {
+            return SessionApi.InvalidTicket();
+        }
+        http.Response.Headers.CacheControl = "no-store";
+        return await VerifiedAsync(http, services, user, MfaRules.PasswordAndOtp, ticket!.Value.Payload.ClientId);
+    }
+
+    private static async Task<IResult> VerifiedAsync(HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId)
+    {
+        var roles = MfaRules.SessionRoles(await services.Users.GetRolesAsync(user), amr);
         user.LastLoginAt = DateTimeOffset.UtcNow;
         // The session opens when the client redeems its code (token-service's SessionCreated names it).
-        services.Db.AddIntegrationEvent(AuthEvents.Create<LoginSucceeded>(http, actor: user.Id, subject: user.Id) with { ClientId = request.ClientId ?? "", Amr = amr });
+        services.Db.AddIntegrationEvent(AuthEvents.Create<LoginSucceeded>(http, actor: user.Id, subject: user.Id) with { ClientId = clientId ?? "", Amr = amr });
         await services.Db.SaveChangesAsync(CancellationToken.None);
-        http.Response.Headers.CacheControl = "no-store";
         return TypedResults.Ok(new VerifiedUser(user.Id, amr, roles, user.Email, user.EmailConfirmed));
     }
 }

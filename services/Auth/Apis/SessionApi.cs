@@ -29,6 +29,18 @@ public static partial class SessionApi
         [property: System.Text.Json.Serialization.JsonPropertyName("expires_in")] int ExpiresIn,
         [property: System.Text.Json.Serialization.JsonPropertyName("scope")] string? Scope);
 
+    /// <summary>
+    /// The password step's answer for a user with a second factor: 200 (the step succeeded), no tokens, a ticket for
+    /// <c>POST /auth/login/mfa</c>. Not a 401: clients and proxies treat 401 as failure and <c>WWW-Authenticate</c>
+    /// semantics do not fit; the absence of <c>access_token</c> and <c>mfaRequired: true</c> are unambiguous.
+    /// </summary>
+    public sealed record MfaChallenge(bool MfaRequired, string MfaTicket, int ExpiresIn);
+
+    public sealed record MfaLoginRequest(string? Ticket, string? Code, string? RecoveryCode);
+
+    public const string InvalidTicketTitle = "The sign-in ticket is not valid.";
+    public const string InvalidCodeTitle = "The code is not valid.";
+
     /// <summary>The one answer to every failed sign-in: wrong password, unknown email, disabled account.</summary>
     public const string InvalidCredentialsTitle = "Invalid email or password.";
 
@@ -40,10 +52,20 @@ public static partial class SessionApi
             .WithSummary("Verifies email and password and returns the token response of a new session (refresh token in a cookie when useCookie is true).")
             .Accepts<LoginRequest>("application/json")
             .Produces<TokenResponse>(StatusCodes.Status200OK)
+            .Produces<MfaChallenge>(StatusCodes.Status200OK)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        auth.MapPost("/login/mfa", LoginMfaAsync)
+            .WithName("LoginMfa")
+            .WithSummary("Second step of a sign-in with MFA: the password step's ticket and a TOTP code (or a recovery code) for the token response.")
+            .Accepts<MfaLoginRequest>("application/json")
+            .Produces<TokenResponse>(StatusCodes.Status200OK)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         auth.MapPost("/logout", LogoutAsync)
@@ -95,14 +117,77 @@ public static partial class SessionApi
             case CredentialCheckResult.Failed:
                 return InvalidCredentials();
         }
-        var (user, deviceCookie) = (CredentialCheckResult.Verified)checkedCredentials;
-
+        var (user, deviceCookie, mfaRequired) = (CredentialCheckResult.Verified)checkedCredentials;
         var clientId = request.ClientId ?? services.Options.Value.DefaultClientId;
-        var roles = await services.Users.GetRolesAsync(user);
-        string[] amr = ["pwd"];
+        if (mfaRequired)
+        {
+            // Step one of two: no tokens, no session, no device cookie yet; a ticket for POST /auth/login/mfa.
+            var ticket = await services.Tickets.IssueAsync(user.Id, new MfaTicketPayload(MfaTicketChannel.Api, clientId, request.UseCookie == true, deviceCookie), cancellationToken);
+            NoStore(http);
+            return TypedResults.Ok(new MfaChallenge(true, ticket, (int)MfaTickets.Lifetime.TotalSeconds));
+        }
+        return await OpenSessionAsync(http, services, user, MfaRules.PasswordOnly, clientId, request.UseCookie == true, deviceCookie, cancellationToken);
+    }
+
+    /// <summary>Step two: ticket + TOTP code (or recovery code) for the session the password step did not open.</summary>
+    internal static async Task<IResult> LoginMfaAsync(HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
+    {
+        var body = await JsonBody.ReadAsync<MfaLoginRequest>(http.Request, cancellationToken);
+        if (body.Problem is { } problem)
+        {
+            return problem;
+        }
+        var request = body.Value!;
+        var errors = new ValidationErrors();
+        if (string.IsNullOrEmpty(request.Ticket) || request.Ticket.Length > 128)
+        {
+            errors.Add("ticket", "required", "The ticket of the password step is required.");
+        }
+        if (string.IsNullOrEmpty(request.Code) == string.IsNullOrEmpty(request.RecoveryCode))
+        {
+            errors.Add("code", "required", "Exactly one of code and recoveryCode is required.");
+        }
+        else if (request.Code is { Length: > 16 } || request.RecoveryCode is { Length: > 32 })
+        {
+            errors.Add(request.Code is null ? "recoveryCode" : "code", "maxLength", "The code is too long.");
+        }
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+        var ticket = await services.Tickets.PeekAsync(request.Ticket, cancellationToken);
+        var user = ticket is { Payload.Channel: MfaTicketChannel.Api } ? await services.Users.FindByIdAsync(ticket.Value.Subject) : null;
+        if (user is null || user.IsDisabled)
+        {
+            return InvalidTicket();
+        }
+        var checkedFactor = await services.SecondFactor.CheckAsync(
+            new SecondFactorRequest(user, request.Code, request.RecoveryCode, http.Connection.RemoteIpAddress, EventStamping.UserAgent(http)), cancellationToken);
+        switch (checkedFactor)
+        {
+            case SecondFactorResult.Throttled throttled:
+                return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
+            case SecondFactorResult.Failed:
+                await services.Tickets.RecordFailureAsync(request.Ticket!, CancellationToken.None);
+                return InvalidCode();
+        }
+        if (!await services.Tickets.ConsumeAsync(request.Ticket!, CancellationToken.None))
+        {
+            return InvalidTicket(); // redeemed concurrently by another request
+        }
+        var payload = ticket!.Value.Payload;
+        return await OpenSessionAsync(http, services, user, MfaRules.PasswordAndOtp, payload.ClientId ?? services.Options.Value.DefaultClientId,
+            payload.UseCookie, payload.DeviceCookie, cancellationToken);
+    }
+
+    /// <summary>Asks token-service for the session and relays its token response.</summary>
+    private static async Task<IResult> OpenSessionAsync(
+        HttpContext http, LoginServices services, User user, string[] amr, string clientId, bool useCookie, string? deviceCookie, CancellationToken cancellationToken)
+    {
+        var roles = MfaRules.SessionRoles(await services.Users.GetRolesAsync(user), amr);
         var issued = await services.Tokens.SignInAsync(
-            new SignInGrant(user.Id, amr, [.. roles.Order(StringComparer.Ordinal)], clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
-                RefreshTokenInCookie: request.UseCookie == true),
+            new SignInGrant(user.Id, amr, roles, clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
+                RefreshTokenInCookie: useCookie),
             cancellationToken);
         switch (issued)
         {
@@ -130,15 +215,23 @@ public static partial class SessionApi
         });
         await services.Db.SaveChangesAsync(CancellationToken.None);
 
-        http.Response.Headers.CacheControl = "no-store";
-        http.Response.Headers.Pragma = "no-cache";
-        http.Response.Headers.Append(HeaderNames.SetCookie, deviceCookie);
+        NoStore(http);
+        if (deviceCookie is not null)
+        {
+            http.Response.Headers.Append(HeaderNames.SetCookie, deviceCookie);
+        }
         if (tokens.RefreshCookie is not null)
         {
             // token-service owns the refresh cookie (name, attributes, Max-Age = the refresh token's lifetime).
             http.Response.Headers.Append(HeaderNames.SetCookie, tokens.RefreshCookie);
         }
         return TypedResults.Text(tokens.ResponseJson, "application/json; charset=utf-8", System.Text.Encoding.UTF8, StatusCodes.Status200OK);
+    }
+
+    private static void NoStore(HttpContext http)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.Pragma = "no-cache";
     }
 
     internal static async Task<IResult> LogoutAsync(
@@ -162,6 +255,17 @@ public static partial class SessionApi
         return TypedResults.NoContent();
     }
 
+    /// <summary>Unknown, expired, used or worn-out ticket (after too many wrong codes): sign in with the password again.</summary>
+    internal static ProblemHttpResult InvalidTicket() => TypedResults.Problem(
+        statusCode: StatusCodes.Status401Unauthorized,
+        title: InvalidTicketTitle,
+        detail: "Sign in with your email and password again.");
+
+    internal static ProblemHttpResult InvalidCode() => TypedResults.Problem(
+        statusCode: StatusCodes.Status401Unauthorized,
+        title: InvalidCodeTitle,
+        detail: "Check the code of your authenticator app (or the recovery code) and try again.");
+
     internal static ProblemHttpResult InvalidCredentials() => TypedResults.Problem(
         statusCode: StatusCodes.Status401Unauthorized,
         title: InvalidCredentialsTitle,
@@ -178,8 +282,14 @@ public sealed class LoginServices(
     CredentialCheck credentials,
     DeviceCookies devices,
     TokenServiceClient tokens,
+    MfaTickets tickets,
+    SecondFactorCheck secondFactor,
     IOptions<LoginOptions> options)
 {
+    public MfaTickets Tickets { get; } = tickets;
+
+    public SecondFactorCheck SecondFactor { get; } = secondFactor;
+
     public UserManager<User> Users { get; } = users;
 
     public AuthDbContext Db { get; } = db;

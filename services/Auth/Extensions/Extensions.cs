@@ -78,6 +78,17 @@ public static class Extensions
         builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddSingleton<DeviceCookies>();
         builder.Services.AddScoped<CredentialCheck>();
+        builder.AddMfa();
+        return builder;
+    }
+
+    /// <summary>TOTP with recovery codes: secrets encrypted with the same Data Protection ring, sign-in tickets in Redis, codes checked by the sign-in throttle.</summary>
+    public static IHostApplicationBuilder AddMfa(this IHostApplicationBuilder builder)
+    {
+        builder.Services.TryAddKeyedSingleton(SecondFactorCheck.ClockKey, TimeProvider.System);
+        builder.Services.AddSingleton<TotpSecretProtector>();
+        builder.Services.AddSingleton<MfaTickets>();
+        builder.Services.AddScoped<SecondFactorCheck>();
         return builder;
     }
 

@@ -6,9 +6,13 @@ using SecurePlatform.Messaging;
 
 namespace SecurePlatform.Auth.Infrastructure;
 
-/// <summary>ASP.NET Core Identity's stores plus the outbox, in <c>authdb</c>.</summary>
+/// <summary>ASP.NET Core Identity's stores, TOTP authenticators and recovery codes, plus the outbox, in <c>authdb</c>.</summary>
 public sealed class AuthDbContext(DbContextOptions<AuthDbContext> options) : IdentityDbContext<User>(options)
 {
+    public DbSet<TotpAuthenticator> TotpAuthenticators => Set<TotpAuthenticator>();
+
+    public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);
@@ -30,6 +34,22 @@ public sealed class AuthDbContext(DbContextOptions<AuthDbContext> options) : Ide
         modelBuilder.Entity<IdentityUserLogin<string>>().ToTable("user_logins");
         modelBuilder.Entity<IdentityUserToken<string>>().ToTable("user_tokens");
         modelBuilder.Entity<IdentityRoleClaim<string>>().ToTable("role_claims");
+        modelBuilder.Entity<TotpAuthenticator>(totp =>
+        {
+            totp.ToTable("totp_authenticators");
+            totp.HasKey(t => t.UserId);
+            totp.Property(t => t.ProtectedSecret).HasMaxLength(1024);
+            totp.HasOne<User>().WithOne().HasForeignKey<TotpAuthenticator>(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+            totp.Ignore(t => t.IsActive);
+        });
+        modelBuilder.Entity<RecoveryCode>(code =>
+        {
+            code.ToTable("recovery_codes");
+            code.HasKey(c => c.Id);
+            code.Property(c => c.Hash).HasMaxLength(64);
+            code.HasIndex(c => new { c.UserId, c.Hash }).IsUnique();
+            code.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
         modelBuilder.AddIntegrationEventTables();
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
 using SecurePlatform.Auth.Infrastructure;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Model;
@@ -16,8 +17,11 @@ public sealed record CredentialCheckRequest(string? Email, string Password, IPAd
 
 public abstract record CredentialCheckResult
 {
-    /// <summary>The password is right. <see cref="DeviceCookie"/>: the <c>Set-Cookie</c> value that makes this device known.</summary>
-    public sealed record Verified(User User, string DeviceCookie) : CredentialCheckResult;
+    /// <summary>
+    /// The password is right. <see cref="DeviceCookie"/>: the <c>Set-Cookie</c> value that makes this device known.
+    /// <see cref="MfaRequired"/>: the user has an active second factor; no session before it is checked.
+    /// </summary>
+    public sealed record Verified(User User, string DeviceCookie, bool MfaRequired) : CredentialCheckResult;
 
     /// <summary>Wrong password, unknown or disabled account: one answer for all.</summary>
     public sealed record Failed : CredentialCheckResult;
@@ -73,8 +77,14 @@ public sealed class CredentialCheck(
 
         if (failure is null)
         {
-            await throttle.RecordSuccessAsync(account, trustedNonce, CancellationToken.None);
-            return new CredentialCheckResult.Verified(user!, devices.Issue(account, deviceNonce));
+            // With a second factor, only the whole sign-in forgets the account's failures (SecondFactorCheck): else
+            // someone who has the password could reset the progressive delay between code guesses.
+            var mfaRequired = await db.TotpAuthenticators.AnyAsync(t => t.UserId == user!.Id && t.ConfirmedAt != null, cancellationToken);
+            if (!mfaRequired)
+            {
+                await throttle.RecordSuccessAsync(account, trustedNonce, CancellationToken.None);
+            }
+            return new CredentialCheckResult.Verified(user!, devices.Issue(account, deviceNonce), mfaRequired);
         }
 
         var failures = await throttle.RecordFailureAsync(account, trustedNonce, CancellationToken.None);

@@ -13,12 +13,18 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace SecurePlatform.Token.Infrastructure;
 
+/// <summary>auth-service's answer to the password step of a user with MFA.</summary>
+public sealed record MfaChallenge(bool MfaRequired, string? MfaTicket, int ExpiresIn);
+
 /// <summary>Who auth-service says signed in: what the hosted sign-in puts in its cookie and its tokens.</summary>
 public sealed record VerifiedUser(string Subject, string[] Amr, string[] Roles, string? Email, bool EmailVerified);
 
 public abstract record CredentialCheckResult
 {
     public sealed record Verified(VerifiedUser User) : CredentialCheckResult;
+
+    /// <summary>The password is right and the user has MFA: the code step must follow, with this ticket (5 minutes, single use).</summary>
+    public sealed record MfaRequired(string Ticket) : CredentialCheckResult;
 
     /// <summary>Wrong password, unknown or disabled account: one answer for all.</summary>
     public sealed record Refused : CredentialCheckResult;
@@ -44,19 +50,30 @@ public sealed partial class AuthServiceClient(
     private readonly Lock _gate = new();
     private (string Token, DateTimeOffset RenewAt)? _token;
 
-    public async Task<CredentialCheckResult> VerifyPasswordAsync(string email, string password, string? clientId, HttpContext browser, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, Protocol.CredentialCheck.Path)
+    public Task<CredentialCheckResult> VerifyPasswordAsync(string email, string password, string? clientId, HttpContext browser, CancellationToken cancellationToken) =>
+        SendAsync(Protocol.CredentialCheck.Path, new
         {
-            Content = JsonContent.Create(new
-            {
-                email,
-                password,
-                clientId,
-                clientIp = Messaging.EventStamping.ClientAddress(browser),
-                userAgent = Messaging.EventStamping.UserAgent(browser),
-            }),
-        };
+            email,
+            password,
+            clientId,
+            clientIp = Messaging.EventStamping.ClientAddress(browser),
+            userAgent = Messaging.EventStamping.UserAgent(browser),
+        }, browser, cancellationToken);
+
+    /// <summary>The second step: the ticket of <see cref="VerifyPasswordAsync"/> and a TOTP code or a recovery code.</summary>
+    public Task<CredentialCheckResult> VerifySecondFactorAsync(string ticket, string? code, string? recoveryCode, HttpContext browser, CancellationToken cancellationToken) =>
+        SendAsync(Protocol.CredentialCheck.MfaPath, new
+        {
+            ticket,
+            code,
+            recoveryCode,
+            clientIp = Messaging.EventStamping.ClientAddress(browser),
+            userAgent = Messaging.EventStamping.UserAgent(browser),
+        }, browser, cancellationToken);
+
+    private async Task<CredentialCheckResult> SendAsync(string path, object body, HttpContext browser, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BackChannelToken(browser));
         try
         {
@@ -64,7 +81,12 @@ public sealed partial class AuthServiceClient(
             switch (response.StatusCode)
             {
                 case HttpStatusCode.OK:
-                    var user = await response.Content.ReadFromJsonAsync<VerifiedUser>(cancellationToken);
+                    var json = await response.Content.ReadAsStringAsync(cancellationToken);
+                    if (System.Text.Json.JsonSerializer.Deserialize<MfaChallenge>(json, System.Text.Json.JsonSerializerOptions.Web) is { MfaRequired: true, MfaTicket.Length: > 0 } challenge)
+                    {
+                        return new CredentialCheckResult.MfaRequired(challenge.MfaTicket);
+                    }
+                    var user = System.Text.Json.JsonSerializer.Deserialize<VerifiedUser>(json, System.Text.Json.JsonSerializerOptions.Web);
                     return user is { Subject.Length: > 0 } ? new CredentialCheckResult.Verified(user) : new CredentialCheckResult.Unavailable();
                 case HttpStatusCode.Unauthorized:
                     return new CredentialCheckResult.Refused();

@@ -31,6 +31,19 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
     [BindProperty]
     public string? Password { get; set; }
 
+    /// <summary>The second step's ticket (auth-service's, single use, 5 minutes), carried in a hidden field of the code form.</summary>
+    [BindProperty]
+    public string? MfaTicket { get; set; }
+
+    [BindProperty]
+    public string? Code { get; set; }
+
+    [BindProperty]
+    public string? RecoveryCode { get; set; }
+
+    /// <summary>The page shows the code form (step two) instead of the password form.</summary>
+    public bool AskForCode => MfaTicket is not null;
+
     public string? Error { get; private set; }
 
     public IActionResult OnGet()
@@ -60,6 +73,10 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
             case CredentialCheckResult.Verified { User: var user }:
                 await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user), new AuthenticationProperties { IsPersistent = false });
                 return LocalRedirect(ReturnUrl!);
+            case CredentialCheckResult.MfaRequired { Ticket: var ticket }:
+                MfaTicket = ticket;
+                Password = null;
+                return Page();
             case CredentialCheckResult.Throttled { RetryAfter: var retryAfter }:
                 if (retryAfter is { } wait)
                 {
@@ -71,6 +88,51 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
             default:
                 return Refuse("Signing in is not possible right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
         }
+    }
+
+    /// <summary>Step two: the code form's ticket and code (or recovery code) go to auth-service's second back-channel call.</summary>
+    public async Task<IActionResult> OnPostMfaAsync(CancellationToken cancellationToken)
+    {
+        if (!HostedSignIn.IsReturnUrl(ReturnUrl))
+        {
+            return RedirectToPage("Error", new { error = "invalid_request" });
+        }
+        HttpContext.Items[PageSecurityPolicy.FormTargetItem] = FormTarget(ReturnUrl!);
+        var code = string.IsNullOrWhiteSpace(Code) ? null : Code.Trim();
+        var recovery = string.IsNullOrWhiteSpace(RecoveryCode) ? null : RecoveryCode.Trim();
+        if (string.IsNullOrEmpty(MfaTicket) || MfaTicket.Length > 128 || (code is null) == (recovery is null) || code is { Length: > 16 } || recovery is { Length: > 32 })
+        {
+            return RefuseCode(InvalidCode, StatusCodes.Status400BadRequest);
+        }
+        switch (await auth.VerifySecondFactorAsync(MfaTicket, code, recovery, HttpContext, cancellationToken))
+        {
+            case CredentialCheckResult.Verified { User: var user }:
+                await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user), new AuthenticationProperties { IsPersistent = false });
+                return LocalRedirect(ReturnUrl!);
+            case CredentialCheckResult.Throttled { RetryAfter: var retryAfter }:
+                if (retryAfter is { } wait)
+                {
+                    Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+                return RefuseCode("Too many attempts. Wait a moment and try again.", StatusCodes.Status429TooManyRequests);
+            case CredentialCheckResult.Refused:
+                // A wrong code keeps the ticket (up to three tries); a worn-out or expired one makes the next try fail
+                // too, and the user starts over with the password.
+                return RefuseCode(InvalidCode, StatusCodes.Status401Unauthorized);
+            default:
+                return RefuseCode("Signing in is not possible right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    public const string InvalidCode = "The code is not valid. Check your authenticator app (or the recovery code) and try again; after three wrong codes, sign in with your password again.";
+
+    private PageResult RefuseCode(string message, int status)
+    {
+        Error = message;
+        Code = null;
+        RecoveryCode = null;
+        Response.StatusCode = status;
+        return Page();
     }
 
     private PageResult Refuse(string message, int status)
