@@ -114,6 +114,8 @@ service_env() { # the variables the AppHost would inject, plus the platform's de
   echo "Bootstrap__AdminPassword=$ADMIN_PASSWORD"
   echo "Token__Issuer=http://127.0.0.1:$((PORT_BASE + 2))/"
   [[ -z "${BENCH_CLIENT_SECRET:-}" ]] || echo "Clients__bench__Secret=$BENCH_CLIENT_SECRET"
+  # bench/: a first-party public app for the authorization code flow (loopback redirect, any port)
+  [[ -z "${BENCH_CLIENT_SECRET:-}" ]] || printf '%s\n' "Clients__bench-app__FirstParty=true" "Clients__bench-app__RedirectUris__0=http://127.0.0.1/callback"
 }
 
 if [[ "${1:-}" == print-env ]]; then   # ./run.sh print-env <auth|token|audit|profile> <port>: what a service gets

@@ -4,7 +4,7 @@
 # ES256 (port base+6, 5106, own database).
 # RUN_PORT_BASE moves every port (see run.sh). Prints one JSON line per scenario; see bench/README.md.
 #
-#   bench/run.sh [scenario ...]     default: login refresh profile profile-no-revocation client-credentials client-credentials-es256
+#   bench/run.sh [scenario ...]     default: login refresh code-exchange profile profile-no-revocation client-credentials client-credentials-es256
 #   bench/run.sh profile-pair client-credentials-pair   two variants at once, half the workers each (see below)
 #   BENCH_SECONDS=20 BENCH_WORKERS=16 BENCH_WARMUP=5 bench/run.sh
 #
@@ -71,7 +71,7 @@ pair() { # pair <label> <scenario> <pid A> <options A> <pid B> <options B>: both
     -v label="$label" 'BEGIN { if (a > 0 && b > 0) printf "{\"scenario\":\"%s\",\"cpuPerRequestRatioAtoB\":%.3f}\n", label, b / a }'
 }
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(login refresh profile profile-no-revocation client-credentials client-credentials-es256)
+((${#scenarios[@]})) || scenarios=(login refresh code-exchange profile profile-no-revocation client-credentials client-credentials-es256)
 for s in "${scenarios[@]}"; do
   case "$s" in
     login) run login "$(pid_of auth-service),$(pid_of token-service)" ;;
@@ -79,6 +79,7 @@ for s in "${scenarios[@]}"; do
     profile) run profile "$(pid_of profile-service)" ;;
     profile-no-revocation) run profile "${extra_pids[0]}" --profile "http://127.0.0.1:$((BASE + 5))" | sed 's/"scenario":"profile"/"scenario":"profile-no-revocation"/' ;;
     client-credentials) run client-credentials "$(pid_of token-service)" ;;
+    code-exchange) run code-exchange "$(pid_of token-service)" ;;
     client-credentials-es256) run client-credentials "${extra_pids[1]}" --token "http://127.0.0.1:$((BASE + 6))" | sed 's/"scenario":"client-credentials"/"scenario":"client-credentials-es256"/' ;;
     # a = revocation check on, b = off: the check's share of the request's CPU is 1 - ratio
     profile-pair) pair profile-pair profile "$(pid_of profile-service)" "" "${extra_pids[0]}" "--profile http://127.0.0.1:$((BASE + 5))" ;;

@@ -101,7 +101,7 @@ namespace SecurePlatform.Bench
 
         public static Options Parse(string[] args)
         {
-            var o = new Options { Scenario = args.FirstOrDefault() ?? throw new ArgumentException("scenario: login | refresh | profile | client-credentials") };
+            var o = new Options { Scenario = args.FirstOrDefault() ?? throw new ArgumentException("scenario: login | refresh | profile | client-credentials | code-exchange") };
             for (var i = 1; i + 1 < args.Length; i += 2)
             {
                 var value = args[i + 1];
@@ -163,6 +163,7 @@ namespace SecurePlatform.Bench
             "refresh" => new Refresh(o),
             "profile" => new ProfileRead(o),
             "client-credentials" => new ClientCredentials(o),
+            "code-exchange" => new CodeExchange(o),
             _ => throw new ArgumentException("unknown scenario " + o.Scenario),
         };
 
@@ -264,5 +265,76 @@ namespace SecurePlatform.Bench
             }));
             return response.StatusCode == HttpStatusCode.OK;
         }
+    }
+
+    /// <summary>
+    /// The authorization code flow of a signed-in browser: one authorize request (the sign-in cookie already there,
+    /// a first-party app, so straight back with a code) and the code → tokens exchange (PKCE check, session opened,
+    /// access, identity and refresh token signed or sealed). One password sign-in per worker, before measuring.
+    /// </summary>
+    internal sealed partial class CodeExchange(Options o) : IScenario
+    {
+        private const string ClientId = "bench-app";
+        private const string Redirect = "http://127.0.0.1:9/callback";
+        private HttpClient[] _browsers = [];
+
+        public async Task PrepareAsync()
+        {
+            var users = await Scenarios.RegisterAsync(o, o.Workers);
+            _browsers = await Task.WhenAll(users.Select(async u =>
+            {
+                var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, CookieContainer = new System.Net.CookieContainer() }) { BaseAddress = new Uri(o.Token) };
+                var (_, challenge) = Pkce();
+                var toLogin = await browser.GetAsync(AuthorizeUrl(challenge));
+                var page = await browser.GetStringAsync(toLogin.Headers.Location);
+                var signedIn = await browser.PostAsync("/account/login", new FormUrlEncodedContent(new Dictionary<string, string>
+                {
+                    ["__RequestVerificationToken"] = Antiforgery().Match(page).Groups[1].Value,
+                    ["returnUrl"] = System.Net.WebUtility.HtmlDecode(ReturnUrl().Match(page).Groups[1].Value),
+                    ["login_hint"] = u.Email,
+                    ["password"] = u.Password,
+                }));
+                if (signedIn.StatusCode != HttpStatusCode.Redirect)
+                {
+                    throw new InvalidOperationException($"hosted sign-in failed: {(int)signedIn.StatusCode}");
+                }
+                return browser;
+            }));
+        }
+
+        public async Task<bool> SendAsync(int worker)
+        {
+            var (verifier, challenge) = Pkce();
+            using var authorize = await _browsers[worker].GetAsync(AuthorizeUrl(challenge));
+            var location = authorize.Headers.Location?.ToString() ?? "";
+            var code = System.Web.HttpUtility.ParseQueryString(location.Contains('?') ? location[location.IndexOf('?')..] : "")["code"];
+            if (code is null)
+            {
+                return false;
+            }
+            using var response = await Scenarios.Http.PostAsync(o.Token + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["client_id"] = ClientId, ["code"] = code, ["redirect_uri"] = Redirect, ["code_verifier"] = verifier,
+            }));
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+
+        private static string AuthorizeUrl(string challenge) =>
+            $"/connect/authorize?client_id={ClientId}&redirect_uri={Uri.EscapeDataString(Redirect)}&response_type=code&scope=openid%20offline_access%20api" +
+            $"&code_challenge={challenge}&code_challenge_method=S256&state=s&nonce=n";
+
+        private static (string Verifier, string Challenge) Pkce()
+        {
+            var verifier = Base64Url(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            return (verifier, Base64Url(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))));
+        }
+
+        private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+        [System.Text.RegularExpressions.GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"")]
+        private static partial System.Text.RegularExpressions.Regex Antiforgery();
+
+        [System.Text.RegularExpressions.GeneratedRegex("name=\"returnUrl\" value=\"([^\"]*)\"")]
+        private static partial System.Text.RegularExpressions.Regex ReturnUrl();
     }
 }

@@ -36,7 +36,7 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
         return await token.Http.SendAsync(request);
     }
 
-    private async Task<string> AdminAsync() => (await token.SignInAsync(NewUser(), roles: "admin")).AccessToken;
+    private async Task<string> AdminAsync() => (await token.SignInAsync(NewUser(), roles: "admin", amr: "pwd otp mfa")).AccessToken; // admin routes need mfa
 
     private static object Confidential(string clientId, string displayName = "Partner portal") => new
     {
@@ -394,7 +394,7 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
             ["ConnectionStrings:tokendb"] = first.Setting("ConnectionStrings:tokendb"), ["Token:ClientCacheDuration"] = "00:00:01",
         });
         second.KeepDatabase = true; // first drops it
-        var admin = (await first.SignInAsync(NewUser(), roles: "admin")).AccessToken;
+        var admin = (await first.SignInAsync(NewUser(), roles: "admin", amr: "pwd otp mfa")).AccessToken;
         var clientId = NewClientId();
         using var create = new HttpRequestMessage(HttpMethod.Post, "/admin/clients") { Content = JsonContent.Create(new { clientId, displayName = "Worker", type = "confidential" }) };
         create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
