@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The browser tests drive Debian's chromium (headless, through Playwright; never `playwright install`).
+# The browser tests drive Debian's chromium (headless, Playwright with ExecutablePath=/usr/bin/chromium; Playwright's own browser download is never used).
 if printf '%s\n' "${@:-Browser.Tests}" | grep -qx 'Browser.Tests'; then
   eng/infra.sh install browser || { say "chromium could not be installed"; echo "0 passed, 1 failed"; exit 1; }
 fi

@@ -26,12 +26,6 @@ public class CodeFlowAttackTests(HostedSignInFixture fixture)
 
     private CodeFlowClient NewBrowser() => new(fixture.Platform.Token.BaseAddress);
 
-    private async Task<HttpStatusCode> ProfileStatusAsync(string accessToken)
-    {
-        using var http = new HttpClient { BaseAddress = fixture.Platform.Profile.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        return (await http.GetAsync("/profiles/me")).StatusCode;
-    }
 
     private async Task<long> CountAsync(string sql, params (string Name, object Value)[] parameters)
     {
@@ -62,13 +56,13 @@ public class CodeFlowAttackTests(HostedSignInFixture fixture)
         Assert.Equal(HttpStatusCode.OK, status);
         var access = first.GetProperty("access_token").GetString()!;
         Assert.True(first.TryGetProperty("id_token", out _));
-        Assert.Equal(HttpStatusCode.OK, await ProfileStatusAsync(access));
+        Assert.Equal(HttpStatusCode.OK, await fixture.ProfileStatusAsync(access));
 
         var (replayStatus, replay) = await browser.RedeemAsync(HostedSignInFixture.NativeClientId, query["code"], fixture.NativeRedirect, verifier);
         Assert.Equal(HttpStatusCode.BadRequest, replayStatus);
         Assert.Equal("invalid_grant", replay.GetProperty("error").GetString());
         Assert.False(replay.TryGetProperty("access_token", out _));
-        await Eventually.HoldsAsync(async () => await ProfileStatusAsync(access) == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1), "the first redemption's token is refused");
+        await Eventually.HoldsAsync(async () => await fixture.ProfileStatusAsync(access) == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1), "the first redemption's token is refused");
         using var refresh = new HttpClient { BaseAddress = fixture.Platform.Token.BaseAddress };
         var refreshed = await refresh.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {

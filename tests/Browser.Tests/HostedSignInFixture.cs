@@ -96,6 +96,14 @@ public sealed class HostedSignInFixture : IAsyncLifetime
         return (email, password);
     }
 
+    /// <summary>What profile-service answers an access token: the platform's verdict on a session, on another service than the issuer.</summary>
+    public async Task<System.Net.HttpStatusCode> ProfileStatusAsync(string accessToken)
+    {
+        using var http = new HttpClient { BaseAddress = Platform.Profile.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", accessToken);
+        return (await http.GetAsync("/profiles/me")).StatusCode;
+    }
+
     public async Task DisposeAsync()
     {
         if (Browser is not null)

@@ -61,7 +61,7 @@ public class HostedSignInTests(HostedSignInFixture fixture)
         Assert.True(idToken.TryGetPayloadValue<long>("auth_time", out _), "auth_time in the identity token");
         Assert.True(idToken.TryGetPayloadValue<string>("sid", out _), "sid in the identity token");
         Assert.True(idToken.TryGetPayloadValue<string>("nonce", out _), "nonce in the identity token");
-        Assert.Equal(HttpStatusCode.OK, await ProfileStatusAsync(access));
+        Assert.Equal(HttpStatusCode.OK, await fixture.ProfileStatusAsync(access));
 
         // Sign-out through the relying party: end-session with its id_token_hint.
         await page.GotoAsync(fixture.RpUrl + "/signout");
@@ -69,7 +69,7 @@ public class HostedSignInTests(HostedSignInFixture fixture)
         Assert.Equal("Signed out", await page.InnerTextAsync("#status"));
 
         // RP-initiated logout ended the session on every service within the second.
-        var refused = await Eventually.HoldsAsync(async () => await ProfileStatusAsync(access) == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1), "the signed-out token is refused");
+        var refused = await Eventually.HoldsAsync(async () => await fixture.ProfileStatusAsync(access) == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1), "the signed-out token is refused");
         Assert.True(refused <= TimeSpan.FromSeconds(1));
         using var sessions = new HttpClient { BaseAddress = fixture.Platform.Token.BaseAddress };
         sessions.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", access);
@@ -106,10 +106,4 @@ public class HostedSignInTests(HostedSignInFixture fixture)
         }
     }
 
-    private async Task<HttpStatusCode> ProfileStatusAsync(string accessToken)
-    {
-        using var http = new HttpClient { BaseAddress = fixture.Platform.Profile.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        return (await http.GetAsync("/profiles/me")).StatusCode;
-    }
 }

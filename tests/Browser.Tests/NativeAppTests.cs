@@ -42,25 +42,19 @@ public class NativeAppTests(HostedSignInFixture fixture)
         Assert.False(login.IsError, login.Error + " " + login.ErrorDescription);
         Assert.Equal(email, login.User.FindFirst("email")?.Value);
         Assert.NotNull(login.RefreshToken);
-        Assert.Equal(HttpStatusCode.OK, await ProfileStatusAsync(login.AccessToken));
+        Assert.Equal(HttpStatusCode.OK, await fixture.ProfileStatusAsync(login.AccessToken));
 
         var refreshed = await client.RefreshTokenAsync(login.RefreshToken);
         Assert.False(refreshed.IsError, refreshed.Error);
         Assert.NotEqual(login.RefreshToken, refreshed.RefreshToken); // rotated
-        Assert.Equal(HttpStatusCode.OK, await ProfileStatusAsync(refreshed.AccessToken));
+        Assert.Equal(HttpStatusCode.OK, await fixture.ProfileStatusAsync(refreshed.AccessToken));
 
         var logout = await client.LogoutAsync(new LogoutRequest { IdTokenHint = login.IdentityToken });
         Assert.False(logout.IsError, logout.Error);
         Assert.StartsWith($"http://127.0.0.1:{port}/signed-out", browser.LastEndUrl, StringComparison.Ordinal);
-        await Eventually.HoldsAsync(async () => await ProfileStatusAsync(refreshed.AccessToken) == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1), "signed out everywhere");
+        await Eventually.HoldsAsync(async () => await fixture.ProfileStatusAsync(refreshed.AccessToken) == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1), "signed out everywhere");
     }
 
-    private async Task<HttpStatusCode> ProfileStatusAsync(string accessToken)
-    {
-        using var http = new HttpClient { BaseAddress = fixture.Platform.Profile.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        return (await http.GetAsync("/profiles/me")).StatusCode;
-    }
 
     /// <summary>OidcClient's browser: Chromium opens the start URL, signs in on the hosted page, and the loopback redirect is caught.</summary>
     private sealed class ChromiumLoginBrowser(IBrowserContext context, string email, string password) : Duende.IdentityModel.OidcClient.Browser.IBrowser
