@@ -14,5 +14,6 @@ app.MapAccountApi();
 app.MapSessionApi();
 app.MapMfaApi();
 app.MapCredentialsApi();
+app.MapExternalAccountsApi();
 
 app.Run();

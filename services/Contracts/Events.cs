@@ -101,6 +101,20 @@ public sealed record UserDisabled : IntegrationEvent
 
 public sealed record UserDeleted : IntegrationEvent;
 
+/// <summary>
+/// An external sign-in (provider, provider subject) now belongs to the subject's account: created with a new account,
+/// or linked by the signed-in user, or after the user proved the local password. Never by a matching email alone.
+/// </summary>
+public sealed record ExternalLoginLinked : IntegrationEvent
+{
+    public string Provider { get; init; } = "";
+}
+
+public sealed record ExternalLoginUnlinked : IntegrationEvent
+{
+    public string Provider { get; init; } = "";
+}
+
 /// <summary>token-service opened a session (one sign-in, one refresh-token family).</summary>
 public sealed record SessionCreated : IntegrationEvent
 {

@@ -57,6 +57,12 @@ public static class Protocol
         /// <summary>The hosted login's second step: the ticket <see cref="Path"/> answered with, and a TOTP or recovery code.</summary>
         public const string MfaPath = "/auth/credentials/verify-mfa";
 
+        /// <summary>An external provider vouched for (provider, subject): find, create or link the account.</summary>
+        public const string ExternalPath = "/auth/credentials/external";
+
+        /// <summary><c>{LinksPath}/{sub}</c>: the external sign-ins linked to an account; <c>/{provider}</c> removes one.</summary>
+        public const string LinksPath = "/auth/credentials/links";
+
         public const string Scope = "credentials:verify";
     }
 

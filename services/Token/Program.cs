@@ -13,6 +13,7 @@ app.MapDefaultEndpoints();
 app.MapStaticAssets();
 app.MapRazorPages();
 app.MapAuthorizationApi();
+app.MapExternalSignInApi();
 app.MapTokenApi();
 app.MapSessionsApi();
 app.MapAdminClientsApi();

@@ -28,6 +28,15 @@ public sealed class HostedSignInFixture : IAsyncLifetime
 
     public Platform Platform { get; private set; } = null!;
 
+    /// <summary>A real OpenID provider (oidc-provider, Node) configured as token-service's external provider "peer".</summary>
+    public ExternalPeer Peer { get; private set; } = null!;
+
+    public const string PeerName = "peer";
+
+    public const string PeerDisplayName = "Peer ID";
+
+    private readonly int _peerPort = ExternalPeer.ReservePort();
+
     public ServiceProcess RelyingParty { get; private set; } = null!;
 
     public IPlaywright Playwright { get; private set; } = null!;
@@ -58,7 +67,14 @@ public sealed class HostedSignInFixture : IAsyncLifetime
             [$"Clients__{CliClientId}__FirstParty"] = "true",
             [$"Clients__{CliClientId}__RedirectUris__0"] = "http://127.0.0.1/callback",
             [$"Clients__{CliClientId}__PostLogoutRedirectUris__0"] = "http://127.0.0.1/signed-out",
+            [$"ExternalProviders__{PeerName}__Issuer"] = $"http://127.0.0.1:{_peerPort}",
+            [$"ExternalProviders__{PeerName}__ClientId"] = ExternalPeer.ClientId,
+            [$"ExternalProviders__{PeerName}__ClientSecret"] = ExternalPeer.ClientSecret,
+            [$"ExternalProviders__{PeerName}__DisplayName"] = PeerDisplayName,
         });
+        // token-service reads the peer's discovery document at the first external sign-in, so the peer can start now,
+        // with token-service's callback as its registered redirect URI.
+        Peer = await ExternalPeer.StartAsync(_peerPort, new Uri(Platform.Token.BaseAddress, "/account/external/callback/" + PeerName));
         using (var http = new HttpClient())
         {
             foreach (var service in Platform.Processes.Values)
@@ -118,6 +134,10 @@ public sealed class HostedSignInFixture : IAsyncLifetime
         if (Platform is not null)
         {
             await Platform.DisposeAsync();
+        }
+        if (Peer is not null)
+        {
+            await Peer.DisposeAsync();
         }
     }
 }

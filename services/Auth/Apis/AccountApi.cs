@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
@@ -66,8 +67,13 @@ public static partial class AccountApi
         return app;
     }
 
-    internal static async Task<IResult> RegisterAsync(HttpContext http, [AsParameters] AccountServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> RegisterAsync(HttpContext http, [AsParameters] AccountServices services, IOptions<RegistrationOptions> registration, CancellationToken cancellationToken)
     {
+        if (!registration.Value.Open)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Registration is closed.",
+                detail: "New accounts cannot be created here; ask an administrator.");
+        }
         var body = await JsonBody.ReadAsync<RegisterRequest>(http.Request, cancellationToken);
         if (body.Problem is { } problem)
         {

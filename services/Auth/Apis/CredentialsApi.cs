@@ -115,7 +115,7 @@ public static class CredentialsApi
         http.Connection.RemoteIpAddress = browser;
         http.Request.Headers.UserAgent = EventStamping.Truncate(request.UserAgent) ?? "";
         var ticket = await services.Tickets.PeekAsync(request.Ticket, cancellationToken);
-        var user = ticket is { Payload.Channel: MfaTicketChannel.HostedLogin } ? await services.Users.FindByIdAsync(ticket.Value.Subject) : null;
+        var user = ticket is { Payload.Channel: MfaTicketChannel.HostedLogin or MfaTicketChannel.HostedExternal } ? await services.Users.FindByIdAsync(ticket.Value.Subject) : null;
         if (user is null || user.IsDisabled)
         {
             return SessionApi.InvalidTicket();
@@ -133,10 +133,11 @@ public static class CredentialsApi
             return SessionApi.InvalidTicket();
         }
         http.Response.Headers.CacheControl = "no-store";
-        return await VerifiedAsync(http, services, user, MfaRules.PasswordAndOtp, ticket!.Value.Payload.ClientId);
+        var amr = ticket!.Value.Payload.Channel == MfaTicketChannel.HostedExternal ? ExternalAccountsApi.FederatedAndOtp : MfaRules.PasswordAndOtp;
+        return await VerifiedAsync(http, services, user, amr, ticket.Value.Payload.ClientId);
     }
 
-    private static async Task<IResult> VerifiedAsync(HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId)
+    internal static async Task<IResult> VerifiedAsync(HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId)
     {
         var roles = MfaRules.SessionRoles(await services.Users.GetRolesAsync(user), amr);
         user.LastLoginAt = DateTimeOffset.UtcNow;

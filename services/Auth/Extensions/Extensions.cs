@@ -61,6 +61,7 @@ public static class Extensions
         builder.AddLoginThrottle();
         // Bootstrap and TokenService need no rules here: a missing administrator is a supported state (logged by
         // AdminBootstrapper), and TokenService:ClientSecret is a required secret (AddRequiredSecret).
+        builder.Services.AddOptions<RegistrationOptions>().BindConfiguration(RegistrationOptions.SectionName);
         builder.Services.AddOptions<BootstrapOptions>().BindConfiguration(BootstrapOptions.SectionName);
         return builder;
     }

@@ -26,6 +26,9 @@ public enum MfaTicketChannel
 {
     Api,
     HostedLogin,
+
+    /// <summary>The hosted login after an external provider's sign-in: the second step gives amr <c>fed otp mfa</c>.</summary>
+    HostedExternal,
 }
 
 /// <summary>What the password step established, kept with the ticket until the second factor is given.</summary>

@@ -55,8 +55,77 @@ public static class Extensions
             cookie.ExpireTimeSpan = TimeSpan.FromHours(8);
             cookie.SlidingExpiration = false;
         });
+        builder.AddExternalProviders();
         builder.Services.AddHttpClient<AuthServiceClient>(http => http.BaseAddress = new Uri(AuthServiceClient.BaseAddress))
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
+        return builder;
+    }
+
+    /// <summary>
+    /// External OpenID Connect / OAuth 2.0 providers through OpenIddict's client (code flow with PKCE, state and nonce
+    /// checked by OpenIddict, one callback path per provider against mix-up). Its state tokens are Data Protection
+    /// payloads of the ring the replicas share, so a sign-in started on one replica finishes on any other.
+    /// </summary>
+    public static IHostApplicationBuilder AddExternalProviders(this IHostApplicationBuilder builder)
+    {
+        var providers = builder.Configuration.GetSection(ExternalProviders.SectionName).GetChildren()
+            .ToDictionary(c => c.Key, c => c.Get<ExternalProviderSettings>() ?? new ExternalProviderSettings(), StringComparer.OrdinalIgnoreCase);
+        if (ExternalProviders.Problems(providers, builder.Environment.IsDevelopment()).ToList() is { Count: > 0 } problems)
+        {
+            throw new InvalidOperationException("External providers are misconfigured: " + string.Join(" ", problems));
+        }
+        builder.Services.AddSingleton<IReadOnlyDictionary<string, ExternalProviderSettings>>(providers);
+        builder.Services.AddSingleton<ExternalSignInState>();
+        if (providers.Count == 0)
+        {
+            return builder;
+        }
+        builder.Services.AddOpenIddict().AddClient(client =>
+        {
+            client.AllowAuthorizationCodeFlow();
+            // Required by OpenIddict's option checks; the state tokens themselves use Data Protection (below).
+            client.AddEphemeralEncryptionKey().AddEphemeralSigningKey();
+            client.UseDataProtection();
+            client.UseSystemNetHttp();
+            client.UseAspNetCore()
+                .EnableRedirectionEndpointPassthrough()
+                // Plain HTTP is already refused outside Development by ServiceDefaults.
+                .DisableTransportSecurityRequirement();
+            client.SetRedirectionEndpointUris([.. providers.Keys.Select(n => ExternalProviders.CallbackPath(n)[1..])]);
+            var web = client.UseWebProviders();
+            foreach (var (name, settings) in providers)
+            {
+                var redirect = ExternalProviders.CallbackPath(name)[1..];
+                switch (name.ToLowerInvariant())
+                {
+                    case "google":
+                        web.AddGoogle(o => o.SetClientId(settings.ClientId!).SetClientSecret(settings.ClientSecret!).SetRedirectUri(redirect).AddScopes(Scopes.Email));
+                        break;
+                    case "github":
+                        web.AddGitHub(o => o.SetClientId(settings.ClientId!).SetClientSecret(settings.ClientSecret!).SetRedirectUri(redirect).AddScopes("user:email"));
+                        break;
+                    case "microsoft":
+                        web.AddMicrosoft(o => o.SetClientId(settings.ClientId!).SetClientSecret(settings.ClientSecret!).SetRedirectUri(redirect).AddScopes(Scopes.Email));
+                        break;
+                    case "facebook":
+                        web.AddFacebook(o => o.SetClientId(settings.ClientId!).SetClientSecret(settings.ClientSecret!).SetRedirectUri(redirect).AddScopes(Scopes.Email));
+                        break;
+                    default:
+                        var registration = new OpenIddict.Client.OpenIddictClientRegistration
+                        {
+                            Issuer = settings.Issuer,
+                            ProviderName = name,
+                            ProviderDisplayName = settings.DisplayName ?? name,
+                            ClientId = settings.ClientId,
+                            ClientSecret = settings.ClientSecret,
+                            RedirectUri = new Uri(redirect, UriKind.Relative),
+                        };
+                        registration.Scopes.UnionWith([Scopes.OpenId, Scopes.Email, Scopes.Profile]);
+                        client.AddRegistration(registration);
+                        break;
+                }
+            }
+        });
         return builder;
     }
 

@@ -33,6 +33,9 @@ public abstract record CredentialCheckResult
     public sealed record Throttled(TimeSpan? RetryAfter) : CredentialCheckResult;
 
     public sealed record Unavailable : CredentialCheckResult;
+
+    /// <summary>External sign-in: an account with the provider's email exists and is not linked; its password must be proved first.</summary>
+    public sealed record LinkRequired : CredentialCheckResult;
 }
 
 /// <summary>
@@ -71,6 +74,21 @@ public sealed partial class AuthServiceClient(
             userAgent = Messaging.EventStamping.UserAgent(browser),
         }, browser, cancellationToken);
 
+    /// <summary>An external provider vouched for (provider, subject): auth-service finds, creates or (with <paramref name="linkTo"/>) links the account.</summary>
+    public Task<CredentialCheckResult> SignInExternalAsync(
+        string provider, string subject, string? email, bool emailVerified, string? clientId, string? linkTo, HttpContext browser, CancellationToken cancellationToken) =>
+        SendAsync(Protocol.CredentialCheck.ExternalPath, new
+        {
+            provider,
+            providerSubject = subject,
+            email,
+            emailVerified,
+            clientId,
+            clientIp = Messaging.EventStamping.ClientAddress(browser),
+            userAgent = Messaging.EventStamping.UserAgent(browser),
+            linkToSubject = linkTo,
+        }, browser, cancellationToken);
+
     private async Task<CredentialCheckResult> SendAsync(string path, object body, HttpContext browser, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
@@ -88,8 +106,13 @@ public sealed partial class AuthServiceClient(
                     }
                     var user = System.Text.Json.JsonSerializer.Deserialize<VerifiedUser>(json, System.Text.Json.JsonSerializerOptions.Web);
                     return user is { Subject.Length: > 0 } ? new CredentialCheckResult.Verified(user) : new CredentialCheckResult.Unavailable();
-                case HttpStatusCode.Unauthorized:
+                case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
                     return new CredentialCheckResult.Refused();
+                case HttpStatusCode.Conflict:
+                    var problem = await response.Content.ReadAsStringAsync(cancellationToken);
+                    return problem.Contains("\"link_required\"", StringComparison.Ordinal)
+                        ? new CredentialCheckResult.LinkRequired()
+                        : new CredentialCheckResult.Refused();
                 case HttpStatusCode.TooManyRequests:
                     return new CredentialCheckResult.Throttled(response.Headers.RetryAfter?.Delta);
                 default:

@@ -9,7 +9,7 @@ namespace SecurePlatform.Token.Infrastructure;
 /// </summary>
 public sealed class PageSecurityPolicy : IAsyncPageFilter
 {
-    /// <summary>Where a page's form leads, once it is done; set by the page before it renders.</summary>
+    /// <summary>Where a page's forms lead, once done (a <see cref="Uri"/> or several): set by the page before it renders.</summary>
     public const string FormTargetItem = "sp_form_target";
 
     public Task OnPageHandlerSelectionAsync(PageHandlerSelectedContext context) => Task.CompletedTask;
@@ -19,9 +19,14 @@ public sealed class PageSecurityPolicy : IAsyncPageFilter
         var http = context.HttpContext;
         http.Response.OnStarting(() =>
         {
-            var target = http.Items[FormTargetItem] is Uri { IsAbsoluteUri: true } uri && uri.Scheme is "https" or "http"
-                ? " " + uri.GetLeftPart(UriPartial.Authority)
-                : "";
+            var targets = http.Items[FormTargetItem] switch
+            {
+                Uri uri => [uri],
+                IEnumerable<Uri> uris => uris,
+                _ => [],
+            };
+            var target = string.Concat(targets.Where(u => u is { IsAbsoluteUri: true, Scheme: "https" or "http" })
+                .Select(u => " " + u.GetLeftPart(UriPartial.Authority)).Distinct(StringComparer.Ordinal));
             http.Response.Headers.ContentSecurityPolicy =
                 $"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'{target}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
             http.Response.Headers.CacheControl = "no-store";

@@ -90,7 +90,7 @@ public sealed class ConsentModel(IOpenIddictApplicationManager applications, Tok
         {
             return (null, null, []);
         }
-        HttpContext.Items[PageSecurityPolicy.FormTargetItem] = LoginModel.FormTarget(ReturnUrl);
+        HttpContext.Items[PageSecurityPolicy.FormTargetItem] = LoginModel.RedirectTarget(ReturnUrl);
         var parameters = HostedSignIn.Parameters(ReturnUrl);
         var clientId = parameters.GetValueOrDefault(Parameters.ClientId);
         var application = clientId is null ? null : await applications.FindByClientIdAsync(clientId, cancellationToken);

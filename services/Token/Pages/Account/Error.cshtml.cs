@@ -15,6 +15,10 @@ public sealed class ErrorModel : PageModel
         ["invalid_request"] = "The application sent a sign-in request that is not valid (for example, a return address it has not registered).",
         ["invalid_client"] = "The application is not known here.",
         ["unauthorized_client"] = "The application may not sign in this way.",
+        ["access_denied"] = "The sign-in with the other provider did not complete. Go back to the application and try again.",
+        ["external_refused"] = "That account cannot sign in here. If you have an account here, sign in with your password and link the provider on your security page.",
+        ["external_linked_elsewhere"] = "That external account already signs in to another account here. Remove it there first.",
+        ["temporarily_unavailable"] = "Signing in is not possible right now. Try again in a moment.",
         ["consent_mismatch"] = "The consent form does not belong to this sign-in request. Start the sign-in again from the application.",
     };
 

@@ -16,8 +16,19 @@ namespace SecurePlatform.Token.Pages.Account;
 /// login: timing equalisation, events, throttling); on success the browser gets token-service's sign-in cookie
 /// and goes back to the authorization request.
 /// </summary>
-public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : PageModel
+public sealed class LoginModel(
+    AuthServiceClient auth, TimeProvider clock, IReadOnlyDictionary<string, ExternalProviderSettings> providers, IServiceProvider services) : PageModel
 {
+    /// <summary>The configured external providers, for the "Sign in with …" buttons.</summary>
+    public IEnumerable<(string Name, string DisplayName)> Providers => providers.Select(p => (p.Key, p.Value.DisplayName ?? p.Key));
+
+    /// <summary>An external account waiting to be linked to the account whose password is typed next.</summary>
+    public string? LinkingProvider { get; private set; }
+
+    private ExternalSignInState? State => services.GetService<ExternalSignInState>();
+
+    private ExternalSignInState.Pending? _pending;
+
     /// <summary>Generic on purpose: the same for an unknown email, a wrong password and a disabled account.</summary>
     public const string InvalidCredentials = "Invalid email or password.";
 
@@ -53,7 +64,54 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
             return RedirectToPage("Error", new { error = "invalid_request" });
         }
         HttpContext.Items[PageSecurityPolicy.FormTargetItem] = FormTarget(ReturnUrl!);
+        ReadPending();
+        if (_pending is { MfaTicket: { } ticket })
+        {
+            MfaTicket = ticket;
+        }
         return Page();
+    }
+
+    /// <summary>"Sign in with …": OpenIddict's client takes the browser to the provider and back to our callback.</summary>
+    public IActionResult OnPostExternal(string? provider)
+    {
+        if (!HostedSignIn.IsReturnUrl(ReturnUrl))
+        {
+            return RedirectToPage("Error", new { error = "invalid_request" });
+        }
+        if (provider is null || !providers.ContainsKey(provider))
+        {
+            return RedirectToPage("Error", new { error = "invalid_request" });
+        }
+        State?.Clear(Response);
+        var properties = new AuthenticationProperties(new Dictionary<string, string?>
+        {
+            [OpenIddict.Client.AspNetCore.OpenIddictClientAspNetCoreConstants.Properties.ProviderName] = providers.Keys.First(k => string.Equals(k, provider, StringComparison.OrdinalIgnoreCase)),
+        })
+        { RedirectUri = ReturnUrl };
+        return Challenge(properties, OpenIddict.Client.AspNetCore.OpenIddictClientAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private void ReadPending()
+    {
+        _pending = State?.Read(Request);
+        if (_pending is { Subject: not null } link)
+        {
+            LinkingProvider = providers.TryGetValue(link.Provider, out var settings) ? settings.DisplayName ?? link.Provider : link.Provider;
+        }
+    }
+
+    /// <summary>The user proved the local account: link the waiting external account to it (auth-service audits it).</summary>
+    private async Task<bool> LinkPendingAsync(VerifiedUser user, CancellationToken cancellationToken)
+    {
+        if (_pending is not { Subject: { } subject } link)
+        {
+            return true;
+        }
+        var clientId = HostedSignIn.Parameters(ReturnUrl!).GetValueOrDefault(Parameters.ClientId);
+        var linked = await auth.SignInExternalAsync(link.Provider, subject, link.Email, link.EmailVerified, clientId, user.Subject, HttpContext, cancellationToken);
+        State?.Clear(Response);
+        return linked is CredentialCheckResult.Verified;
     }
 
     public async Task<IActionResult> OnPostAsync(CancellationToken cancellationToken)
@@ -63,6 +121,7 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
             return RedirectToPage("Error", new { error = "invalid_request" });
         }
         HttpContext.Items[PageSecurityPolicy.FormTargetItem] = FormTarget(ReturnUrl!);
+        ReadPending();
         if (string.IsNullOrWhiteSpace(Email) || string.IsNullOrEmpty(Password) || Email.Length > 320 || Password.Length > 1024)
         {
             return Refuse(InvalidCredentials, StatusCodes.Status400BadRequest);
@@ -71,7 +130,15 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
         switch (await auth.VerifyPasswordAsync(Email.Trim(), Password, clientId, HttpContext, cancellationToken))
         {
             case CredentialCheckResult.Verified { User: var user }:
-                await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user), new AuthenticationProperties { IsPersistent = false });
+                if (!await LinkPendingAsync(user, cancellationToken))
+                {
+                    return RedirectToPage("Error", new { error = "external_linked_elsewhere" });
+                }
+                if (_pending is { MfaTicket: not null })
+                {
+                    State?.Clear(Response);
+                }
+                await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user, clock.GetUtcNow()), new AuthenticationProperties { IsPersistent = false });
                 return LocalRedirect(ReturnUrl!);
             case CredentialCheckResult.MfaRequired { Ticket: var ticket }:
                 MfaTicket = ticket;
@@ -98,6 +165,7 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
             return RedirectToPage("Error", new { error = "invalid_request" });
         }
         HttpContext.Items[PageSecurityPolicy.FormTargetItem] = FormTarget(ReturnUrl!);
+        ReadPending();
         var code = string.IsNullOrWhiteSpace(Code) ? null : Code.Trim();
         var recovery = string.IsNullOrWhiteSpace(RecoveryCode) ? null : RecoveryCode.Trim();
         if (string.IsNullOrEmpty(MfaTicket) || MfaTicket.Length > 128 || (code is null) == (recovery is null) || code is { Length: > 16 } || recovery is { Length: > 32 })
@@ -107,7 +175,15 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
         switch (await auth.VerifySecondFactorAsync(MfaTicket, code, recovery, HttpContext, cancellationToken))
         {
             case CredentialCheckResult.Verified { User: var user }:
-                await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user), new AuthenticationProperties { IsPersistent = false });
+                if (!await LinkPendingAsync(user, cancellationToken))
+                {
+                    return RedirectToPage("Error", new { error = "external_linked_elsewhere" });
+                }
+                if (_pending is { MfaTicket: not null })
+                {
+                    State?.Clear(Response);
+                }
+                await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user, clock.GetUtcNow()), new AuthenticationProperties { IsPersistent = false });
                 return LocalRedirect(ReturnUrl!);
             case CredentialCheckResult.Throttled { RetryAfter: var retryAfter }:
                 if (retryAfter is { } wait)
@@ -143,13 +219,14 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
         return Page();
     }
 
-    private ClaimsPrincipal Principal(VerifiedUser user)
+    /// <summary>The browser's sign-in cookie's principal (also written by the external sign-in's callback).</summary>
+    internal static ClaimsPrincipal Principal(VerifiedUser user, DateTimeOffset now)
     {
         var identity = new ClaimsIdentity(HostedSignIn.Scheme, Claims.Subject, PlatformClaims.Roles);
         identity.AddClaim(new Claim(Claims.Subject, user.Subject));
         identity.AddClaim(new Claim(PlatformClaims.Amr, JsonSerializer.Serialize(user.Amr)));
         identity.AddClaim(new Claim(PlatformClaims.Roles, JsonSerializer.Serialize(user.Roles)));
-        identity.AddClaim(new Claim(HostedSignIn.Claims.AuthTime, clock.GetUtcNow().ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        identity.AddClaim(new Claim(HostedSignIn.Claims.AuthTime, now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
         identity.AddClaim(new Claim(HostedSignIn.Claims.BrowserSession, Guid.CreateVersion7().ToString()));
         if (user.Email is not null)
         {
@@ -159,8 +236,11 @@ public sealed class LoginModel(AuthServiceClient auth, TimeProvider clock) : Pag
         return new ClaimsPrincipal(identity);
     }
 
-    /// <summary>Where the form ends up: the redirect URI the request names (checked exactly by the authorization endpoint).</summary>
-    internal static Uri? FormTarget(string returnUrl)
+    /// <summary>Where the forms end up: the redirect URI the request names (checked exactly by the authorization endpoint), and the providers.</summary>
+    private List<Uri> FormTarget(string returnUrl) =>
+        [.. new[] { RedirectTarget(returnUrl) }.Concat(providers.Select(p => ExternalProviders.AuthorizationOrigin(p.Key, p.Value))).OfType<Uri>()];
+
+    internal static Uri? RedirectTarget(string returnUrl)
     {
         var parameters = HostedSignIn.Parameters(returnUrl);
         var target = parameters.GetValueOrDefault(Parameters.RedirectUri) ?? parameters.GetValueOrDefault(Parameters.PostLogoutRedirectUri);

@@ -26,7 +26,7 @@ public sealed class LogoutModel(SessionService sessions) : PageModel
             return RedirectToPage("Error", new { error = "invalid_request" });
         }
         SignedIn = (await HttpContext.AuthenticateAsync(HostedSignIn.Scheme)).Succeeded;
-        HttpContext.Items[PageSecurityPolicy.FormTargetItem] = ReturnUrl is null ? null : LoginModel.FormTarget(ReturnUrl);
+        HttpContext.Items[PageSecurityPolicy.FormTargetItem] = ReturnUrl is null ? null : LoginModel.RedirectTarget(ReturnUrl);
         return Page();
     }
 
@@ -36,7 +36,7 @@ public sealed class LogoutModel(SessionService sessions) : PageModel
         {
             return RedirectToPage("Error", new { error = "invalid_request" });
         }
-        HttpContext.Items[PageSecurityPolicy.FormTargetItem] = ReturnUrl is null ? null : LoginModel.FormTarget(ReturnUrl);
+        HttpContext.Items[PageSecurityPolicy.FormTargetItem] = ReturnUrl is null ? null : LoginModel.RedirectTarget(ReturnUrl);
         if ((await HttpContext.AuthenticateAsync(HostedSignIn.Scheme)).Principal is { } user)
         {
             await AuthorizationApi.SignOutAsync(HttpContext, user, sessions, cancellationToken);
