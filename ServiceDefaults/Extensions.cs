@@ -13,6 +13,7 @@ using SecurePlatform.ServiceDefaults.Health;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.ServiceDefaults.Telemetry;
+using SecurePlatform.ServiceDefaults.Validation;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -104,6 +105,11 @@ public static class ServiceDefaultsExtensions
         {
             app.UseAuthentication();
             app.UseAuthorization();
+        }
+        if (app.Services.HasPlatformValidation())
+        {
+            // After authentication: an anonymous caller learns nothing about what a body may look like.
+            app.UsePlatformValidation();
         }
         return app;
     }
