@@ -1,6 +1,8 @@
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.Profile.Infrastructure;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Validation;
+using SecurePlatform.Profile.IntegrationEvents;
 
 namespace SecurePlatform.Profile.Extensions;
 
@@ -10,10 +12,11 @@ public static class Extensions
     {
         builder.AddPlatformDbContext<ProfileDbContext>("profiledb");
         builder.AddPlatformRedis();
-        builder.AddMessaging();
+        builder.AddMessaging(bus => bus.AddIntegrationEventConsumer<DeleteProfileOnUserDeleted>());
         builder.AddOutboxDispatcher<ProfileDbContext>();
         builder.AddPlatformRateLimiting();
         builder.AddThrottleEvents<ProfileDbContext>(SecurePlatform.Contracts.Protocol.Services.Profile);
         builder.AddDefaultAuthentication();
+        builder.AddPlatformValidation(typeof(Extensions).Assembly);
     }
 }
