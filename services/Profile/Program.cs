@@ -11,5 +11,6 @@ var app = builder.Build();
 app.UseServiceDefaults();
 app.MapDefaultEndpoints();
 app.MapProfileApi();
+app.MapAvatarApi();
 
 app.Run();

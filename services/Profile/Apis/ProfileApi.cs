@@ -71,10 +71,10 @@ public static class ProfileApi
             return TypedResults.NotFound();
         }
         var profile = await db.Profiles.AsNoTracking().SingleOrDefaultAsync(p => p.Id == sub, cancellationToken);
-        return profile is null ? TypedResults.NotFound() : TypedResults.Ok(new PublicProfileResponse(profile.Id, profile.DisplayName, null));
+        return profile is null ? TypedResults.NotFound() : TypedResults.Ok(new PublicProfileResponse(profile.Id, profile.DisplayName, AvatarUrl(profile)));
     }
 
-    private static async Task<UserProfile> FindOrCreateAsync(ProfileDbContext db, string sub, CancellationToken cancellationToken)
+    internal static async Task<UserProfile> FindOrCreateAsync(ProfileDbContext db, string sub, CancellationToken cancellationToken)
     {
         var profile = await db.Profiles.FindAsync([sub], cancellationToken);
         if (profile is not null)
@@ -101,5 +101,9 @@ public static class ProfileApi
         p.Id, p.DisplayName, p.Bio,
         p.Phone is null ? null : PhoneRules.Describe(p.Phone) is var f ? new PhoneResponse(f.E164, f.National, f.International, f.Type) : null,
         p.Country is null ? null : new AddressResponse(p.Country, p.AddressLines, p.Locality, p.Region, p.PostalCode),
-        p.Locale, p.TimeZone, p.Website, null, p.CreatedAt, p.UpdatedAt);
+        p.Locale, p.TimeZone, p.Website, AvatarUrl(p), p.CreatedAt, p.UpdatedAt);
+
+    /// <summary>Relative to this service; the hash in <c>v</c> makes a new upload a new URL for caches.</summary>
+    internal static string? AvatarUrl(UserProfile p) =>
+        p.AvatarHash is null ? null : $"/profiles/{Uri.EscapeDataString(p.Id)}/avatar?v={p.AvatarHash[..16]}";
 }

@@ -3,6 +3,8 @@ using SecurePlatform.Profile.Infrastructure;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.Validation;
 using SecurePlatform.Profile.IntegrationEvents;
+using SecurePlatform.Profile.Apis;
+using SecurePlatform.Profile.Model;
 
 namespace SecurePlatform.Profile.Extensions;
 
@@ -15,6 +17,8 @@ public static class Extensions
         builder.AddMessaging(bus => bus.AddIntegrationEventConsumer<DeleteProfileOnUserDeleted>());
         builder.AddOutboxDispatcher<ProfileDbContext>();
         builder.AddPlatformRateLimiting();
+        builder.Services.AddRateLimitBudgets(RateLimitPolicies.Upload, AvatarApi.UploadBudgetsAsync);
+        builder.Services.AddOptions<AvatarOptions>().Bind(builder.Configuration.GetSection(AvatarOptions.SectionName)).ValidateRulesOnStart(AvatarOptions.Validate);
         builder.AddThrottleEvents<ProfileDbContext>(SecurePlatform.Contracts.Protocol.Services.Profile);
         builder.AddDefaultAuthentication();
         builder.AddPlatformValidation(typeof(Extensions).Assembly);

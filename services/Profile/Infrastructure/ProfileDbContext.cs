@@ -8,6 +8,8 @@ public sealed class ProfileDbContext(DbContextOptions<ProfileDbContext> options)
 {
     public DbSet<UserProfile> Profiles => Set<UserProfile>();
 
+    public DbSet<Avatar> Avatars => Set<Avatar>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.AddIntegrationEventTables();
@@ -27,6 +29,16 @@ public sealed class ProfileDbContext(DbContextOptions<ProfileDbContext> options)
             e.Property(p => p.Locale).HasMaxLength(ProfileRules.LocaleMaxLength);
             e.Property(p => p.TimeZone).HasMaxLength(ProfileRules.TimeZoneMaxLength);
             e.Property(p => p.Website).HasMaxLength(ProfileRules.WebsiteMaxLength);
+            e.Property(p => p.AvatarHash).HasMaxLength(64);
+        });
+        modelBuilder.Entity<Avatar>(e =>
+        {
+            e.ToTable("avatars");
+            e.HasKey(a => new { a.ProfileId, a.Size });
+            e.Property(a => a.ProfileId).HasMaxLength(64);
+            e.Property(a => a.Hash).HasMaxLength(64);
+            // Erasing the profile erases its pictures, in the database itself.
+            e.HasOne<UserProfile>().WithMany().HasForeignKey(a => a.ProfileId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }

@@ -34,6 +34,9 @@ public sealed class UserProfile
     /// <summary>An absolute https URL.</summary>
     public string? Website { get; set; }
 
+    /// <summary>SHA-256 of the stored 256 px avatar; null without one.</summary>
+    public string? AvatarHash { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }

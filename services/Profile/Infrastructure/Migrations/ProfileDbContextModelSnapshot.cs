@@ -104,6 +104,34 @@ namespace SecurePlatform.Profile.Infrastructure.Migrations
                     b.ToTable("processed_events", (string)null);
                 });
 
+            modelBuilder.Entity("SecurePlatform.Profile.Model.Avatar", b =>
+                {
+                    b.Property<string>("ProfileId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("profile_id");
+
+                    b.Property<int>("Size")
+                        .HasColumnType("integer")
+                        .HasColumnName("size");
+
+                    b.Property<byte[]>("Content")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("content");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("hash");
+
+                    b.HasKey("ProfileId", "Size")
+                        .HasName("pk_avatars");
+
+                    b.ToTable("avatars", (string)null);
+                });
+
             modelBuilder.Entity("SecurePlatform.Profile.Model.UserProfile", b =>
                 {
                     b.Property<string>("Id")
@@ -117,6 +145,11 @@ namespace SecurePlatform.Profile.Infrastructure.Migrations
                         .HasColumnType("text[]")
                         .HasColumnName("address_lines")
                         .HasDefaultValueSql("'{}'::text[]");
+
+                    b.Property<string>("AvatarHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("avatar_hash");
 
                     b.Property<string>("Bio")
                         .HasColumnType("text")
@@ -180,6 +213,16 @@ namespace SecurePlatform.Profile.Infrastructure.Migrations
                         .HasName("pk_profiles");
 
                     b.ToTable("profiles", (string)null);
+                });
+
+            modelBuilder.Entity("SecurePlatform.Profile.Model.Avatar", b =>
+                {
+                    b.HasOne("SecurePlatform.Profile.Model.UserProfile", null)
+                        .WithMany()
+                        .HasForeignKey("ProfileId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_avatars_profiles_profile_id");
                 });
 #pragma warning restore 612, 618
         }
