@@ -12,5 +12,6 @@ app.UseServiceDefaults();
 app.MapDefaultEndpoints();
 app.MapProfileApi();
 app.MapAvatarApi();
+app.MapExportApi();
 
 app.Run();

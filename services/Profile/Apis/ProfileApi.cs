@@ -97,7 +97,7 @@ public static class ProfileApi
         return profile;
     }
 
-    private static ProfileResponse ToResponse(UserProfile p) => new(
+    internal static ProfileResponse ToResponse(UserProfile p) => new(
         p.Id, p.DisplayName, p.Bio,
         p.Phone is null ? null : PhoneRules.Describe(p.Phone) is var f ? new PhoneResponse(f.E164, f.National, f.International, f.Type) : null,
         p.Country is null ? null : new AddressResponse(p.Country, p.AddressLines, p.Locality, p.Region, p.PostalCode),

@@ -22,5 +22,6 @@ public static class Extensions
         builder.AddThrottleEvents<ProfileDbContext>(SecurePlatform.Contracts.Protocol.Services.Profile);
         builder.AddDefaultAuthentication();
         builder.AddPlatformValidation(typeof(Extensions).Assembly);
+        builder.AddExportClients();
     }
 }
