@@ -49,6 +49,11 @@ public sealed class UpdateProfileRequestValidator : AbstractValidator<UpdateProf
     public UpdateProfileRequestValidator()
     {
         RuleFor(r => r.DisplayName).PlatformText(ProfileRules.DisplayNameMaxLength);
+        RuleFor(r => r.Bio).Documented(s =>
+        {
+            s.MaxLength = BioRules.MaxInputLength;
+            s.Description = $"Limited HTML: p, br, em, strong, ul, ol, li, a (href https: only; rel=\"{BioRules.Rel}\" added). Anything else is removed, not refused. At most {BioRules.MaxTextLength} characters of visible text.";
+        });
         RuleFor(r => r.Bio).Custom((bio, context) =>
         {
             if (bio is null)
@@ -66,6 +71,11 @@ public sealed class UpdateProfileRequestValidator : AbstractValidator<UpdateProf
                 context.AddFailure(Failure(context.PropertyPath, failure.Rule, failure.Message));
             }
         });
+        RuleFor(r => r.Phone).Documented(s =>
+        {
+            s.MaxLength = PhoneRules.MaxInputLength;
+            s.Description = "National form for address.country, or international (+...). Stored as E.164. Rules: notANumber, missingRegion, tooShort, tooLong, invalidForRegion.";
+        });
         RuleFor(r => r.Phone).Custom((phone, context) =>
         {
             if (phone is null)
@@ -79,6 +89,7 @@ public sealed class UpdateProfileRequestValidator : AbstractValidator<UpdateProf
                 context.AddFailure(Failure(context.PropertyPath, rule, message!));
             }
         });
+        RuleFor(r => r.Locale).Documented(s => { s.Pattern = ProfileRules.LocalePattern; s.MaxLength = ProfileRules.LocaleMaxLength; });
         RuleFor(r => r.Locale).Custom((locale, context) =>
         {
             if (locale is not null && ProfileRules.CheckLocale(locale).Rule is { } rule)
@@ -86,6 +97,7 @@ public sealed class UpdateProfileRequestValidator : AbstractValidator<UpdateProf
                 context.AddFailure(Failure(context.PropertyPath, rule, "Give a BCP 47 language tag such as en-GB or pt-BR."));
             }
         });
+        RuleFor(r => r.TimeZone).Documented(s => { s.MaxLength = ProfileRules.TimeZoneMaxLength; s.Description = "An IANA time zone id as the tz database spells it, e.g. Europe/Berlin."; });
         RuleFor(r => r.TimeZone).Custom((zone, context) =>
         {
             if (zone is not null && !ProfileRules.IsIanaTimeZone(zone))
@@ -93,6 +105,7 @@ public sealed class UpdateProfileRequestValidator : AbstractValidator<UpdateProf
                 context.AddFailure(Failure(context.PropertyPath, "ianaTimeZone", "Give an IANA time zone such as Europe/Berlin."));
             }
         });
+        RuleFor(r => r.Website).Documented(s => { s.Format = "uri"; s.Pattern = "^https://"; s.MaxLength = ProfileRules.WebsiteMaxLength; });
         RuleFor(r => r.Website).Custom((website, context) =>
         {
             if (website is not null && ProfileRules.CheckWebsite(website) is { } rule)
@@ -108,6 +121,7 @@ public sealed class PostalAddressValidator : AbstractValidator<PostalAddress>
 {
     public PostalAddressValidator()
     {
+        RuleFor(a => a.Country).Documented(s => { s.Pattern = "^[A-Z]{2}$"; s.Description = "ISO 3166-1 alpha-2, upper case."; });
         RuleFor(a => a.Country).Custom((country, context) =>
         {
             if (country is null || !ProfileRules.IsCountryCode(country))
@@ -115,6 +129,7 @@ public sealed class PostalAddressValidator : AbstractValidator<PostalAddress>
                 context.AddFailure(Failure(context.PropertyPath, country is null ? "required" : "iso3166", "Give the country as an ISO 3166-1 alpha-2 code, e.g. DE."));
             }
         });
+        RuleFor(a => a.Lines).Documented(s => { s.MinItems = 1; s.MaxItems = ProfileRules.AddressLinesMax; });
         RuleFor(a => a.Lines).Custom((lines, context) =>
         {
             if (lines is null || lines.Count is 0 or > ProfileRules.AddressLinesMax)
@@ -132,6 +147,11 @@ public sealed class PostalAddressValidator : AbstractValidator<PostalAddress>
             {
                 context.AddFailure(Failure(context.PropertyPath, "required", $"Addresses in {country} need a region (state, province…)."));
             }
+        });
+        RuleFor(a => a.PostalCode).Documented(s =>
+        {
+            s.MaxLength = AddressRules.PostalCodeMaxLength;
+            s.Description = $"Checked against the country's format ({AddressRules.Source}, {AddressRules.Retrieved}); required where the country requires it. Rules: required, notUsed, format.";
         });
         RuleFor(a => a.PostalCode).Custom((postalCode, context) =>
         {
