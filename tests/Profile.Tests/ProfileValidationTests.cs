@@ -197,7 +197,7 @@ public class ProfileValidationTests(ProfileFactory profile) : IClassFixture<Prof
         var stored = profile.WithDb(db => db.Profiles.AsNoTracking().Single(p => p.Id == sub));
         Assert.Equal(("+4930901820", "DE", "10117"), (stored.Phone, stored.Country, stored.PostalCode));
 
-        var evt = profile.WithDb(db => db.Set<OutboxMessage>().AsEnumerable().Last(m => m.Type.EndsWith("ProfileUpdated") && m.Payload.Contains(sub)));
+        var evt = profile.WithDb(db => db.Set<OutboxMessage>().OrderBy(m => m.Sequence).AsEnumerable().Last(m => m.Type.EndsWith("ProfileUpdated") && m.Payload.Contains(sub)));
         var fields = JsonSerializer.Deserialize<ProfileUpdated>(evt.Payload, JsonSerializerOptions.Web)!.Fields;
         Assert.Equal(["displayName", "bio", "phone", "address", "locale", "timeZone", "website"], fields);
         foreach (var value in new[] { "García", "901820", "Linden", "10117", "Berlin", "jose.example" })
