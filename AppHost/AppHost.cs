@@ -35,7 +35,7 @@ builder.AddProject<Projects.Auth_Api>("auth-service")
     .WithHttpHealthCheck("/health")
     .LaunchBuiltExecutableWhenConfigured();
 
-builder.AddProject<Projects.Audit_Api>("audit-service")
+var audit = builder.AddProject<Projects.Audit_Api>("audit-service")
     .WithInfrastructure(infra.AuditDb, infra)
     .WithReference(token)
     .WithHttpHealthCheck("/health")
@@ -44,6 +44,7 @@ builder.AddProject<Projects.Audit_Api>("audit-service")
 builder.AddProject<Projects.Profile_Api>("profile-service")
     .WithInfrastructure(infra.ProfileDb, infra)
     .WithReference(token)
+    .WithReference(audit) // GET /profiles/me/export reads the caller's own audit events
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
     .LaunchBuiltExecutableWhenConfigured();

@@ -13,6 +13,8 @@ using SecurePlatform.ServiceDefaults.Health;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.ServiceDefaults.Telemetry;
+using SecurePlatform.ServiceDefaults.Validation;
+using Scalar.AspNetCore;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -25,6 +27,9 @@ public static class ServiceDefaultsExtensions
 {
     public const string HealthPath = "/health";
     public const string AlivePath = "/alive";
+
+    public const string ScalarContentSecurityPolicy =
+        "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -39,7 +44,11 @@ public static class ServiceDefaultsExtensions
             http.AddStandardResilienceHandler();
             http.AddServiceDiscovery();
         });
-        builder.Services.AddOpenApi(openApi => openApi.AddDocumentTransformer<PublicServerTransformer>());
+        builder.Services.AddOpenApi(openApi =>
+        {
+            openApi.AddDocumentTransformer<PublicServerTransformer>();
+            openApi.AddSchemaTransformer<ValidationSchemaTransformer>(); // each field's rules (a no-op without validators)
+        });
         return builder;
     }
 
@@ -105,6 +114,11 @@ public static class ServiceDefaultsExtensions
             app.UseAuthentication();
             app.UseAuthorization();
         }
+        if (app.Services.HasPlatformValidation())
+        {
+            // After authentication: an anonymous caller learns nothing about what a body may look like.
+            app.UsePlatformValidation();
+        }
         return app;
     }
 
@@ -130,6 +144,18 @@ public static class ServiceDefaultsExtensions
             ResponseWriter = HealthResponseWriter.WriteAsync,
         }).DisableRateLimiting();
         app.MapOpenApi("/openapi/{documentName}.json");
+        if (app.Environment.IsDevelopment())
+        {
+            // The interactive reference (/scalar) reads the document above; never outside Development. Its page runs
+            // the bundled script (no CDN, no web fonts), so it gets a CSP of its own instead of the API's 'none'.
+            app.MapScalarApiReference("/scalar", o => o.DisableDefaultFonts())
+                .AddEndpointFilter(async (context, next) =>
+                {
+                    context.HttpContext.Response.Headers.ContentSecurityPolicy = ScalarContentSecurityPolicy;
+                    return await next(context);
+                })
+                .DisableRateLimiting();
+        }
         return app;
     }
 }

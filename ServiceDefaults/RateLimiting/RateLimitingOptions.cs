@@ -18,6 +18,9 @@ public static class RateLimitPolicies
 
     public const string PasswordChange = "password-change";
 
+    /// <summary>Uploads (profile-service's avatar) per signed-in user: each one is decoded and re-encoded.</summary>
+    public const string Upload = "upload";
+
     /// <summary><c>/connect/token</c> per client id and client IP.</summary>
     public const string Token = "token";
 
@@ -69,6 +72,7 @@ public sealed class RateLimitingOptions
         [RateLimitPolicies.LoginAccount] = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(1) },
         [RateLimitPolicies.Register] = new() { PermitLimit = 5, Window = TimeSpan.FromHours(1) },
         [RateLimitPolicies.PasswordChange] = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(15) },
+        [RateLimitPolicies.Upload] = new() { PermitLimit = 20, Window = TimeSpan.FromHours(1) },
         [RateLimitPolicies.Token] = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) },
         [RateLimitPolicies.TokenIp] = new() { PermitLimit = 120, Window = TimeSpan.FromMinutes(1) },
     };

@@ -11,5 +11,7 @@ var app = builder.Build();
 app.UseServiceDefaults();
 app.MapDefaultEndpoints();
 app.MapProfileApi();
+app.MapAvatarApi();
+app.MapExportApi();
 
 app.Run();

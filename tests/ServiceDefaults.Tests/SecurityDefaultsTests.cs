@@ -84,6 +84,29 @@ public class SecurityDefaultsTests
         Assert.Matches("^[0-9a-f]{32}$", problem.GetProperty("traceId").GetString());
     }
 
+    [Theory]
+    [InlineData("Development", true)]
+    [InlineData("Production", false)]
+    public async Task The_interactive_API_reference_is_served_in_Development_only_with_its_own_CSP(string environment, bool served)
+    {
+        var (app, client) = await StartAsync(environment);
+        await using var _ = app;
+
+        var response = await client.GetAsync("/scalar");
+
+        if (served)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(ServiceDefaultsExtensions.ScalarContentSecurityPolicy, response.Headers.GetValues("Content-Security-Policy").Single());
+            Assert.DoesNotContain("cdn.", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        }
+        else
+        {
+            await HttpAssert.IsProblemAsync(response, HttpStatusCode.NotFound);
+        }
+    }
+
     [Fact]
     public async Task A_body_over_the_default_limit_is_refused_with_413()
     {

@@ -1,0 +1,212 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using SecurePlatform.Messaging;
+using SecurePlatform.TestSupport;
+using SkiaSharp;
+
+namespace SecurePlatform.Profile.Tests;
+
+/// <summary>Avatar uploads with hostile files: each refused or cleaned, nothing stored on refusal, only re-encoded PNGs served.</summary>
+public class AvatarTests(ProfileFactory profile) : IClassFixture<ProfileFactory>
+{
+    private static string NewUser() => "user-" + Guid.NewGuid().ToString("N")[..12];
+
+    internal static byte[] Image(int width, int height, SKEncodedImageFormat format, SKColor? color = null)
+    {
+        using var bitmap = new SKBitmap(width, height);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            canvas.Clear(color ?? SKColors.CornflowerBlue);
+            using var paint = new SKPaint { Color = SKColors.OrangeRed };
+            canvas.DrawCircle(width / 2f, height / 2f, Math.Min(width, height) / 3f, paint);
+        }
+        using var data = bitmap.Encode(format, 90);
+        return data.ToArray();
+    }
+
+    private static ByteArrayContent Body(byte[] bytes, string contentType)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return content;
+    }
+
+    private int StoredAvatars(string sub) => profile.WithDb(db => db.Avatars.Count(a => a.ProfileId == sub));
+
+    [Fact]
+    public async Task A_polyglot_png_comes_back_as_a_clean_re_encoded_png_with_a_hash_etag_and_304()
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+        // A valid PNG with an HTML document after IEND: a browser sniffing it could run the script.
+        var polyglot = Image(600, 400, SKEncodedImageFormat.Png).Concat(Encoding.ASCII.GetBytes("<html><script>alert(document.cookie)</script></html>")).ToArray();
+
+        var put = await client.PutAsync("/profiles/me/avatar", Body(polyglot, "image/png"));
+        var url = (await HttpAssert.OkJsonAsync<JsonElement>(put)).GetProperty("avatarUrl").GetString()!;
+        var other = profile.ClientWith(TestTokens.Issue(NewUser()));
+        var get = await other.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal("image/png", get.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("nosniff", get.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.True(get.Headers.CacheControl?.Private);
+        var served = await get.Content.ReadAsByteArrayAsync();
+        Assert.DoesNotContain("<script", Encoding.ASCII.GetString(served), StringComparison.OrdinalIgnoreCase);
+        using (var decoded = SKBitmap.Decode(served))
+        {
+            Assert.Equal((256, 256), (decoded.Width, decoded.Height));
+        }
+        var etag = get.Headers.ETag!;
+        Assert.Equal($"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(served))}\"", etag.Tag);
+        foreach (var stored in profile.WithDb(db => db.Avatars.AsNoTracking().Where(a => a.ProfileId == sub).ToList()))
+        {
+            Assert.DoesNotContain("<script", Encoding.ASCII.GetString(stored.Content), StringComparison.OrdinalIgnoreCase);
+            Assert.NotEqual(polyglot, stored.Content); // the original bytes are never stored
+        }
+
+        var again = new HttpRequestMessage(HttpMethod.Get, url);
+        again.Headers.IfNoneMatch.Add(etag);
+        var notModified = await other.SendAsync(again);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Empty(await notModified.Content.ReadAsByteArrayAsync());
+
+        var small = await other.GetAsync($"/profiles/{sub}/avatar?size=64");
+        using var smallImage = SKBitmap.Decode(await small.Content.ReadAsByteArrayAsync());
+        Assert.Equal(64, smallImage.Width);
+        await HttpAssert.IsProblemAsync(await other.GetAsync($"/profiles/{sub}/avatar?size=4096"), HttpStatusCode.BadRequest);
+        Assert.Equal(1, profile.WithDb(db => db.Set<OutboxMessage>().AsEnumerable().Count(m => m.Type.EndsWith("AvatarUploaded") && m.Payload.Contains(sub))));
+    }
+
+    [Fact]
+    public async Task Jpeg_metadata_such_as_exif_and_comments_is_not_carried_over()
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+        var jpeg = Image(300, 300, SKEncodedImageFormat.Jpeg);
+        // After SOI: an APP1 "Exif" segment and a COM segment, both carrying a marker string.
+        static byte[] Segment(byte marker, byte[] payload) => [0xFF, marker, (byte)((payload.Length + 2) >> 8), (byte)((payload.Length + 2) & 0xFF), .. payload];
+        var secret = Encoding.ASCII.GetBytes("GPS 52.5200N 13.4050E home-address-secret");
+        byte[] withMetadata = [.. jpeg[..2], .. Segment(0xE1, [.. "Exif\0\0"u8, .. secret]), .. Segment(0xFE, secret), .. jpeg[2..]];
+
+        (await client.PutAsync("/profiles/me/avatar", Body(withMetadata, "image/jpeg"))).EnsureSuccessStatusCode();
+
+        var stored = profile.WithDb(db => db.Avatars.AsNoTracking().Where(a => a.ProfileId == sub).ToList());
+        Assert.Equal(2, stored.Count);
+        Assert.All(stored, a => Assert.DoesNotContain("home-address-secret", Encoding.ASCII.GetString(a.Content)));
+        Assert.All(stored, a => Assert.True(a.Content.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47])));
+    }
+
+    public static TheoryData<string, string, string> Refused() => new()
+    {
+        { "html-labelled-png", "image/png", "notAnImage" },
+        { "jpeg-labelled-png", "image/png", "typeMismatch" },
+        { "truncated-png", "image/png", "corrupt" },
+        { "bomb", "image/png", "tooManyPixels" },
+        { "webp-labelled-jpeg", "image/jpeg", "typeMismatch" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refused))]
+    public async Task Files_that_are_not_what_they_claim_or_would_explode_are_refused_and_nothing_is_stored(string file, string contentType, string rule)
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+        var png = Image(300, 300, SKEncodedImageFormat.Png);
+        var bytes = file switch
+        {
+            "html-labelled-png" => Encoding.ASCII.GetBytes("<html><body onload=alert(1)>avatar.png</body></html>"),
+            "jpeg-labelled-png" => Image(100, 100, SKEncodedImageFormat.Jpeg),
+            "truncated-png" => png[..(png.Length / 2)],
+            // 6000 x 6000 pixels of one colour: ~100 KB on the wire, 144 MB once decoded.
+            "bomb" => Image(6000, 6000, SKEncodedImageFormat.Png, SKColors.White),
+            _ => Image(100, 100, SKEncodedImageFormat.Webp),
+        };
+        if (file == "bomb")
+        {
+            Assert.True(bytes.Length < 2 * 1024 * 1024, $"the bomb is {bytes.Length} bytes");
+        }
+
+        var response = await client.PutAsync("/profiles/me/avatar", Body(bytes, contentType));
+
+        var problem = await HttpAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(rule, problem.GetProperty("rules").GetProperty("image")[0].GetString());
+        Assert.Equal(0, StoredAvatars(sub));
+        Assert.Null(profile.WithDb(db => db.Profiles.AsNoTracking().SingleOrDefault(p => p.Id == sub))?.AvatarHash);
+    }
+
+    [Theory]
+    [InlineData("image/gif")]
+    [InlineData("image/svg+xml")]
+    [InlineData("text/html")]
+    [InlineData("image/png; charset=utf-7")]
+    public async Task Other_media_types_are_415(string contentType)
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+
+        var response = await client.PutAsync("/profiles/me/avatar", Body(Image(64, 64, SKEncodedImageFormat.Png), contentType));
+
+        await HttpAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal(0, StoredAvatars(sub));
+    }
+
+    [Fact]
+    public async Task A_body_over_two_mebibytes_is_413_and_stores_nothing()
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+        var png = Image(64, 64, SKEncodedImageFormat.Png);
+        var oversized = png.Concat(new byte[2 * 1024 * 1024]).ToArray();
+
+        var response = await client.PutAsync("/profiles/me/avatar", Body(oversized, "image/png"));
+
+        await HttpAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal(0, StoredAvatars(sub));
+    }
+
+    [Fact]
+    public async Task Deleting_the_avatar_or_the_profile_removes_the_pictures()
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+        (await client.PutAsync("/profiles/me/avatar", Body(Image(128, 128, SKEncodedImageFormat.Webp), "image/webp"))).EnsureSuccessStatusCode();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync("/profiles/me/avatar")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/profiles/{sub}/avatar")).StatusCode);
+        Assert.Equal(0, StoredAvatars(sub));
+        var me = await HttpAssert.OkJsonAsync<JsonElement>(await client.GetAsync("/profiles/me"));
+        Assert.Equal(JsonValueKind.Null, me.GetProperty("avatarUrl").ValueKind);
+
+        (await client.PutAsync("/profiles/me/avatar", Body(Image(128, 128, SKEncodedImageFormat.Png), "image/png"))).EnsureSuccessStatusCode();
+        Assert.Equal(2, StoredAvatars(sub));
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync("/profiles/me")).StatusCode);
+        Assert.Equal(0, StoredAvatars(sub));
+    }
+}
+
+/// <summary>The upload budget is per user: one user's uploads do not use up another's.</summary>
+public class AvatarRateLimitTests
+{
+    [Fact]
+    public async Task Uploads_beyond_the_budget_are_429_per_user()
+    {
+        await using var profile = new ProfileFactory(new() { ["RateLimiting:Policies:upload:PermitLimit"] = "2", ["RateLimiting:Policies:upload:Window"] = "01:00:00" });
+        var first = profile.ClientWith(TestTokens.Issue("user-" + Guid.NewGuid().ToString("N")[..12]));
+        var second = profile.ClientWith(TestTokens.Issue("user-" + Guid.NewGuid().ToString("N")[..12]));
+        var png = AvatarTests.Image(64, 64, SKEncodedImageFormat.Png);
+        HttpContent Body() => new ByteArrayContent(png) { Headers = { ContentType = new MediaTypeHeaderValue("image/png") } };
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add((await first.PutAsync("/profiles/me/avatar", Body())).StatusCode);
+        }
+        var other = await second.PutAsync("/profiles/me/avatar", Body());
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+    }
+}
