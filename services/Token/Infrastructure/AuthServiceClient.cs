@@ -89,6 +89,46 @@ public sealed partial class AuthServiceClient(
             linkToSubject = linkTo,
         }, browser, cancellationToken);
 
+    public sealed record ExternalLogin(string Provider, string? DisplayName);
+
+    public sealed record LinkedLogins(IReadOnlyList<ExternalLogin> Logins, bool HasPassword);
+
+    /// <summary>The external sign-ins linked to an account (security page); null when auth-service cannot say.</summary>
+    public async Task<LinkedLogins?> LinkedLoginsAsync(string subject, HttpContext browser, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{Protocol.CredentialCheck.LinksPath}/{Uri.EscapeDataString(subject)}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BackChannelToken(browser));
+        try
+        {
+            using var response = await http.SendAsync(request, cancellationToken);
+            return response.IsSuccessStatusCode
+                ? await response.Content.ReadFromJsonAsync<LinkedLogins>(System.Text.Json.JsonSerializerOptions.Web, cancellationToken)
+                : null;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogUnreachable(ex.GetType().Name);
+            return null;
+        }
+    }
+
+    /// <summary>Removes one linked provider; false when refused (the account's last way to sign in) or unknown.</summary>
+    public async Task<bool> UnlinkAsync(string subject, string provider, HttpContext browser, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, $"{Protocol.CredentialCheck.LinksPath}/{Uri.EscapeDataString(subject)}/{Uri.EscapeDataString(provider)}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BackChannelToken(browser));
+        try
+        {
+            using var response = await http.SendAsync(request, cancellationToken);
+            return response.StatusCode == HttpStatusCode.NoContent;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            LogUnreachable(ex.GetType().Name);
+            return false;
+        }
+    }
+
     private async Task<CredentialCheckResult> SendAsync(string path, object body, HttpContext browser, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };

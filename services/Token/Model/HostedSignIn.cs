@@ -18,6 +18,7 @@ public static class HostedSignIn
     public const string ConsentPath = "/account/consent";
     public const string LogoutPath = "/account/logout";
     public const string ErrorPath = "/account/error";
+    public const string SecurityPath = "/account/security";
     public const string AuthorizePath = "/connect/authorize";
     public const string EndSessionPath = "/connect/endsession";
 
@@ -45,12 +46,12 @@ public static class HostedSignIn
         long.TryParse(user.FindFirstValue(Claims.AuthTime), out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
 
     /// <summary>
-    /// A return URL the pages may follow: our own authorization or end-session endpoint with its query, nothing
+    /// A return URL the pages may follow: our own authorization or end-session endpoint with its query, or the security page; nothing
     /// else (no other path, host, scheme, or <c>//</c> / <c>\</c> tricks).
     /// </summary>
     public static bool IsReturnUrl(string? url) =>
         url is not null && url.Length < 8000
-        && (url.StartsWith(AuthorizePath + "?", StringComparison.Ordinal) || url.StartsWith(EndSessionPath + "?", StringComparison.Ordinal) || url == EndSessionPath)
+        && (url.StartsWith(AuthorizePath + "?", StringComparison.Ordinal) || url.StartsWith(EndSessionPath + "?", StringComparison.Ordinal) || url == EndSessionPath || url == SecurityPath)
         && !url.Contains('\\', StringComparison.Ordinal) && !url.Contains("//", StringComparison.Ordinal)
         && !url.Any(char.IsControl);
 
