@@ -24,7 +24,10 @@ export BENCH_CLIENT_SECRET="${BENCH_CLIENT_SECRET:-$(od -An -tx1 -N24 /dev/urand
 LOGS="$ROOT/.local/logs"
 BASE="${RUN_PORT_BASE:-5100}"
 
-RUN_MODE=processes RUN_DETACH=1 ./run.sh >/dev/null   # plain processes: the bench needs PIDs and extra instances
+# Plain processes: the bench needs PIDs and extra instances. Exported, so that print-env and the trap's stop use the
+# same mode (with RUN_PORT_BASE set they refused otherwise, and the trap left the platform running).
+export RUN_MODE=processes
+RUN_DETACH=1 ./run.sh >/dev/null
 dotnet build bench/LoadGen -c Release -v quiet -clp:ErrorsOnly -nologo
 pid_of() { cat "$ROOT/.local/run/$1.pid"; }
 infra_pid() { eng/infra.sh status "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == "pid") { print $(i + 1); exit } }'; }

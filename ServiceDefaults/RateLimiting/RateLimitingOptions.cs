@@ -50,8 +50,13 @@ public sealed class RateLimitingOptions
     /// <summary>Prefix of every Redis key; replicas of one deployment must share it (tests give each run its own).</summary>
     public string KeyPrefix { get; set; } = "rl:";
 
-    /// <summary>How long one Redis call may take before it counts as "cannot ask".</summary>
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// How long one Redis call may take before it counts as "cannot ask" (a fail-closed policy then answers 503).
+    /// Not the outage detector: a refused or closed connection fails at once and opens the circuit. It only bounds a
+    /// Redis that hangs, so it must outlast the thread-pool queueing of a CPU-saturated host (250 ms did not:
+    /// 16 concurrent sign-ins on 2 cores answered 503).
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long the circuit stays open (every call answered at once, without Redis) after repeated failures.</summary>
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(1);

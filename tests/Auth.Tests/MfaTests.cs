@@ -244,6 +244,34 @@ public class MfaTests(MfaAuthApp app) : IClassFixture<MfaAuthApp>, IAsyncLifetim
     }
 
     [Fact]
+    public async Task Two_simultaneous_second_steps_with_one_ticket_and_two_recovery_codes_spend_at_most_one_code()
+    {
+        var (email, id, _, _, codes) = await EnrolledAsync();
+        for (var round = 0; round < 4; round++)
+        {
+            app.TokenService.Reset();
+            var ticket = await TicketAsync(email);
+            var unusedBefore = await UnusedRecoveryCodesAsync(id);
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var racers = new[] { codes[2 * round], codes[2 * round + 1] }
+                .Select(async code => { await gate.Task; return await SecondStepAsync(ticket, recoveryCode: code); })
+                .ToArray();
+            gate.SetResult(); // released together
+            var responses = await Task.WhenAll(racers);
+
+            Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
+            Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Unauthorized);
+            Assert.Single(app.TokenService.TokenRequests);
+            // Exactly the winner's code is spent, the loser's stays usable.
+            Assert.Equal(unusedBefore - 1, await UnusedRecoveryCodesAsync(id));
+        }
+        var survivor = await app.WithDbAsync(db => db.RecoveryCodes.CountAsync(c => c.UserId == id && c.UsedAt == null));
+        Assert.Equal(10 - 4, survivor);
+    }
+
+    private Task<int> UnusedRecoveryCodesAsync(string id) => app.WithDbAsync(db => db.RecoveryCodes.CountAsync(c => c.UserId == id && c.UsedAt == null));
+
+    [Fact]
     public async Task Regenerating_recovery_codes_needs_a_code_and_replaces_the_old_ones()
     {
         var (email, _, access, secret, codes) = await EnrolledAsync();

@@ -120,17 +120,34 @@ public static class CredentialsApi
         {
             return SessionApi.InvalidTicket();
         }
-        switch (await services.SecondFactor.CheckAsync(new SecondFactorRequest(user, request.Code, request.RecoveryCode, browser, EventStamping.Truncate(request.UserAgent)), cancellationToken))
-        {
-            case SecondFactorResult.Throttled throttled:
-                return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
-            case SecondFactorResult.Failed:
-                await services.Tickets.RecordFailureAsync(request.Ticket, CancellationToken.None);
-                return SessionApi.InvalidCode();
-        }
-        if (!await services.Tickets.ConsumeAsync(request.Ticket, CancellationToken.None))
+        // One second step per ticket at a time, so concurrent ones cannot each spend a code (see ClaimAsync).
+        if (!await services.Tickets.ClaimAsync(request.Ticket, cancellationToken))
         {
             return SessionApi.InvalidTicket();
+        }
+        var consumed = false;
+        try
+        {
+            switch (await services.SecondFactor.CheckAsync(new SecondFactorRequest(user, request.Code, request.RecoveryCode, browser, EventStamping.Truncate(request.UserAgent)), cancellationToken))
+            {
+                case SecondFactorResult.Throttled throttled:
+                    return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
+                case SecondFactorResult.Failed:
+                    await services.Tickets.RecordFailureAsync(request.Ticket, CancellationToken.None);
+                    return SessionApi.InvalidCode();
+            }
+            consumed = await services.Tickets.ConsumeAsync(request.Ticket, CancellationToken.None);
+            if (!consumed)
+            {
+                return SessionApi.InvalidTicket();
+            }
+        }
+        finally
+        {
+            if (!consumed)
+            {
+                await services.Tickets.ReleaseAsync(request.Ticket, CancellationToken.None);
+            }
         }
         http.Response.Headers.CacheControl = "no-store";
         var amr = ticket!.Value.Payload.Channel == MfaTicketChannel.HostedExternal ? ExternalAccountsApi.FederatedAndOtp : MfaRules.PasswordAndOtp;

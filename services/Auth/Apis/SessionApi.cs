@@ -161,19 +161,36 @@ public static partial class SessionApi
         {
             return InvalidTicket();
         }
-        var checkedFactor = await services.SecondFactor.CheckAsync(
-            new SecondFactorRequest(user, request.Code, request.RecoveryCode, http.Connection.RemoteIpAddress, EventStamping.UserAgent(http)), cancellationToken);
-        switch (checkedFactor)
+        // One second step per ticket at a time, so concurrent ones cannot each spend a code (see ClaimAsync).
+        if (!await services.Tickets.ClaimAsync(request.Ticket!, cancellationToken))
         {
-            case SecondFactorResult.Throttled throttled:
-                return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
-            case SecondFactorResult.Failed:
-                await services.Tickets.RecordFailureAsync(request.Ticket!, CancellationToken.None);
-                return InvalidCode();
+            return InvalidTicket();
         }
-        if (!await services.Tickets.ConsumeAsync(request.Ticket!, CancellationToken.None))
+        var consumed = false;
+        try
         {
-            return InvalidTicket(); // redeemed concurrently by another request
+            var checkedFactor = await services.SecondFactor.CheckAsync(
+                new SecondFactorRequest(user, request.Code, request.RecoveryCode, http.Connection.RemoteIpAddress, EventStamping.UserAgent(http)), cancellationToken);
+            switch (checkedFactor)
+            {
+                case SecondFactorResult.Throttled throttled:
+                    return RateLimitRejection.Result(throttled.Policy, throttled.ClientPartition, throttled.RetryAfter);
+                case SecondFactorResult.Failed:
+                    await services.Tickets.RecordFailureAsync(request.Ticket!, CancellationToken.None);
+                    return InvalidCode();
+            }
+            consumed = await services.Tickets.ConsumeAsync(request.Ticket!, CancellationToken.None);
+            if (!consumed)
+            {
+                return InvalidTicket(); // expired meanwhile
+            }
+        }
+        finally
+        {
+            if (!consumed)
+            {
+                await services.Tickets.ReleaseAsync(request.Ticket!, CancellationToken.None);
+            }
         }
         var payload = ticket!.Value.Payload;
         return await OpenSessionAsync(http, services, user, MfaRules.PasswordAndOtp, payload.ClientId ?? services.Options.Value.DefaultClientId,

@@ -63,6 +63,14 @@ public sealed class MfaTickets(RateLimitStore store)
 
     private const string ConsumeScript = "return redis.call('DEL', KEYS[1])";
 
+    // 1 for the one caller that set the claim on a live ticket; 0 for a missing ticket or one already claimed.
+    private const string ClaimScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        return redis.call('HSETNX', KEYS[1], 'claim', '1')
+        """;
+
+    private const string ReleaseScript = "return redis.call('HDEL', KEYS[1], 'claim')";
+
     public async Task<string> IssueAsync(string subject, MfaTicketPayload payload, CancellationToken cancellationToken)
     {
         var ticket = Base64Url(RandomNumberGenerator.GetBytes(32));
@@ -89,6 +97,18 @@ public sealed class MfaTickets(RateLimitStore store)
 
     public async Task RecordFailureAsync(string ticket, CancellationToken cancellationToken) =>
         await store.EvaluateAsync(FailScript, [Key(ticket)], [MaxFailures], cancellationToken);
+
+    /// <summary>
+    /// Takes the ticket for one second step at a time: true for exactly one of concurrent callers. Without it, two
+    /// requests with one ticket and two different recovery codes each spent their code (a database update each) and
+    /// only one got the session, the other's code lost for nothing. The holder releases it unless it consumes the
+    /// ticket; a holder that dies leaves it claimed until the ticket expires (a new password step gives a new one).
+    /// </summary>
+    public async Task<bool> ClaimAsync(string ticket, CancellationToken cancellationToken) =>
+        (long)await store.EvaluateAsync(ClaimScript, [Key(ticket)], [], cancellationToken) == 1;
+
+    public async Task ReleaseAsync(string ticket, CancellationToken cancellationToken) =>
+        await store.EvaluateAsync(ReleaseScript, [Key(ticket)], [], cancellationToken);
 
     /// <summary>True for exactly one caller: the one whose request deleted the ticket.</summary>
     public async Task<bool> ConsumeAsync(string ticket, CancellationToken cancellationToken) =>
