@@ -219,6 +219,9 @@ public sealed record ClientSummary
 
     public bool RequireConsent { get; init; }
 
+    /// <summary>The client must push its authorization requests (RFC 9126).</summary>
+    public bool RequirePushedAuthorization { get; init; }
+
     public int SecretCount { get; init; }
 }
 

@@ -222,6 +222,33 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
     }
 
     [Fact]
+    public async Task Requiring_pushed_authorization_is_a_setting_of_the_admin_api_stored_as_the_client_requirement_and_audited()
+    {
+        var admin = await AdminAsync();
+        var clientId = NewClientId();
+        bool StoredRequirement() => token.WithDb(db => db.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking()
+            .Single(a => a.ClientId == clientId).Requirements ?? "").Contains("ft:par", StringComparison.Ordinal);
+
+        var created = await Send(HttpMethod.Post, "/admin/clients", admin, new
+        {
+            clientId, displayName = "Pushed app", type = "public", redirectUris = new[] { "http://127.0.0.1/callback" }, requirePushedAuthorization = true,
+        });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.True((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("client").GetProperty("requirePushedAuthorization").GetBoolean());
+        Assert.True(StoredRequirement());
+
+        var changed = await HttpAssert.OkJsonAsync<JsonElement>(await Send(HttpMethod.Put, $"/admin/clients/{clientId}", admin, new
+        {
+            displayName = "Pushed app", redirectUris = new[] { "http://127.0.0.1/callback" }, requirePushedAuthorization = false,
+        }));
+        Assert.False(changed.GetProperty("requirePushedAuthorization").GetBoolean());
+        Assert.False(StoredRequirement());
+        var updated = Events(clientId).Single(e => e.Type == "ClientUpdated");
+        Assert.True(updated.Payload.GetProperty("before").GetProperty("requirePushedAuthorization").GetBoolean());
+        Assert.False(updated.Payload.GetProperty("after").GetProperty("requirePushedAuthorization").GetBoolean());
+    }
+
+    [Fact]
     public async Task A_setting_this_api_does_not_have_is_refused_rather_than_ignored()
     {
         var admin = await AdminAsync();

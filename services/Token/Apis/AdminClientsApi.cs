@@ -47,7 +47,7 @@ public static class AdminClientsApi
 {
     public sealed record ClientResponse(
         string ClientId, string DisplayName, string Type, IReadOnlyList<string> RedirectUris, IReadOnlyList<string> PostLogoutRedirectUris,
-        IReadOnlyList<string> Scopes, bool RequireConsent, int SecretCount, string Source, bool Editable);
+        IReadOnlyList<string> Scopes, bool RequireConsent, int SecretCount, string Source, bool Editable, bool RequirePushedAuthorization);
 
     /// <summary>A new client; <see cref="ClientSecret"/> (confidential clients) is shown this once and never again.</summary>
     public sealed record CreatedClientResponse(ClientResponse Client, string? ClientSecret);
@@ -285,6 +285,7 @@ public static class AdminClientsApi
         PostLogoutRedirectUris = [.. request.PostLogoutRedirectUris ?? []],
         Scopes = request.Scopes?.Where(s => s != Scopes.OpenId).Distinct(StringComparer.Ordinal).ToList(),
         RequireConsent = request.RequireConsent ?? true,
+        RequirePushedAuthorization = request.RequirePushedAuthorization ?? false,
     };
 
     private static string TypeOf(Application application)
@@ -300,6 +301,7 @@ public static class AdminClientsApi
         PostLogoutRedirectUris = Strings(application.PostLogoutRedirectUris),
         Scopes = ScopesOf(application),
         RequireConsent = application.ConsentType == ConsentTypes.Explicit,
+        RequirePushedAuthorization = Strings(application.Requirements).Contains(Requirements.Features.PushedAuthorizationRequests),
         SecretCount = ClientRegistrationRules.SecretCount(application.ClientSecret),
     };
 
@@ -311,7 +313,7 @@ public static class AdminClientsApi
             ? value.GetString()!
             : configured ? ClientRegistrations.FromConfiguration : ClientRegistrations.FromAdminApi;
         return new ClientResponse(summary.ClientId, summary.DisplayName, summary.ClientType, summary.RedirectUris, summary.PostLogoutRedirectUris,
-            summary.Scopes, summary.RequireConsent, summary.SecretCount, source, Editable: !configured);
+            summary.Scopes, summary.RequireConsent, summary.SecretCount, source, Editable: !configured, summary.RequirePushedAuthorization);
     }
 
     private static List<string> ScopesOf(Application application) =>

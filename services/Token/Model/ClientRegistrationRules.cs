@@ -4,7 +4,7 @@ namespace SecurePlatform.Token.Model;
 
 /// <summary>
 /// What an admin sends to register or change a third-party client (<c>POST/PUT /admin/clients</c>). Unknown members
-/// are refused (400), so a setting this API does not have yet (<c>requirePar</c>, <c>backchannelLogoutUri</c>) is
+/// are refused (400), so a setting this API does not have (<c>backchannelLogoutUri</c>, a misspelt name) is
 /// never silently dropped while the admin believes it applies.
 /// </summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
@@ -15,7 +15,8 @@ public sealed record ClientRequest(
     List<string>? RedirectUris,
     List<string>? PostLogoutRedirectUris,
     List<string>? Scopes,
-    bool? RequireConsent);
+    bool? RequireConsent,
+    bool? RequirePushedAuthorization = null);
 
 /// <summary>
 /// The rules for a client registered through the admin API, each problem keyed by the JSON field it concerns
