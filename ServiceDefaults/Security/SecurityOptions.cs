@@ -28,9 +28,17 @@ public sealed class SecurityOptions
 
     public CorsSettings Cors { get; set; } = new();
 
+    /// <summary>
+    /// How old a sign-in (<c>auth_time</c>) may be for sensitive actions (password change, MFA disable, new recovery
+    /// codes); older sessions must sign in again. Default 10 minutes.
+    /// </summary>
+    public TimeSpan RecentAuthenticationWindow { get; set; } = TimeSpan.FromMinutes(10);
+
     public static IEnumerable<string> Validate(SecurityOptions o) => OptionsRule.Failures(
         [
             OptionsRule.AtLeast(o.MaxRequestBodyBytes, 1, "Security:MaxRequestBodyBytes"),
+            o.RecentAuthenticationWindow > TimeSpan.Zero && o.RecentAuthenticationWindow <= TimeSpan.FromDays(1)
+                ? null : "Security:RecentAuthenticationWindow must be positive and at most one day.",
             .. o.KnownProxies.Select((p, i) => System.Net.IPAddress.TryParse(p, out _) ? null : $"Security:KnownProxies:{i} must be an IP address."),
             .. o.KnownNetworks.Select((n, i) => System.Net.IPNetwork.TryParse(n, out _) ? null : $"Security:KnownNetworks:{i} must be a network in CIDR notation."),
             .. o.Cors.AllowedOrigins.Select((origin, i) => IsOrigin(origin) ? null : $"Security:Cors:AllowedOrigins:{i} must be an origin (scheme://host[:port]), no wildcard."),

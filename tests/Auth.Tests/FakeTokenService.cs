@@ -80,7 +80,9 @@ public sealed class FakeTokenService : IAsyncDisposable
         var sid = Guid.CreateVersion7().ToString();
         var roles = form["roles"].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var amr = form["amr"].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var accessToken = TestTokens.Issue(form["subject"].ToString(), sid, roles, amr: amr);
+        // As token-service does: the sign-in grant's access token carries auth_time, the moment of this sign-in.
+        var accessToken = TestTokens.Issue(form["subject"].ToString(), sid, roles, amr: amr,
+            claims: new Dictionary<string, object?> { ["auth_time"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds() });
         var refreshToken = Base64Url(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         // Deliberately not the serializer's formatting auth-service would produce: relaying must keep it byte for byte.
         var json = "{\"access_token\": \"" + accessToken + "\", \"token_type\": \"Bearer\", \"expires_in\": 900, " +

@@ -287,6 +287,31 @@ public class MfaTests(MfaAuthApp app) : IClassFixture<MfaAuthApp>, IAsyncLifetim
     }
 
     [Fact]
+    public async Task Disabling_or_new_recovery_codes_from_an_old_sign_in_ask_to_sign_in_again_and_change_nothing()
+    {
+        var (email, id, _, secret, codes) = await EnrolledAsync();
+        var stale = TestTokens.Issue(id, amr: ["pwd", "otp", "mfa"], claims: new Dictionary<string, object?>
+        {
+            ["auth_time"] = DateTimeOffset.UtcNow.AddMinutes(-11).ToUnixTimeSeconds(),
+        });
+
+        var disable = await SendAsync(HttpMethod.Delete, "/auth/mfa/totp", stale, new { code = NextCode(secret) });
+        var regenerate = await SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", stale, new { code = NextCode(secret) });
+
+        foreach (var response in new[] { disable, regenerate })
+        {
+            await HttpAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized);
+            Assert.Contains("insufficient_user_authentication", string.Join(",", response.Headers.WwwAuthenticate.Select(h => h.ToString())), StringComparison.Ordinal);
+        }
+        // Still enrolled, the same ten codes, no session ended, and the old recovery code still works.
+        Assert.True(await ActiveAsync(id));
+        Assert.Equal(10, await UnusedRecoveryCodesAsync(id));
+        Assert.Empty(app.TokenService.SessionRequests);
+        Assert.DoesNotContain(await app.EventsAsync("MfaDisabled"), e => e.Payload.Contains(id, StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, (await SecondStepAsync(await TicketAsync(email), recoveryCode: codes[0])).StatusCode);
+    }
+
+    [Fact]
     public async Task Disabling_needs_a_valid_code_and_revokes_the_other_sessions()
     {
         var (email, id, access, secret, _) = await EnrolledAsync();

@@ -164,4 +164,48 @@ public class SessionTests(AuthApp app) : IClassFixture<AuthApp>, IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
+
+    [Theory]
+    [InlineData(11 * 60)] // older than the default 10-minute window
+    [InlineData(null)]    // no auth_time at all (e.g. a token minted before the claim existed)
+    public async Task A_password_change_from_an_old_sign_in_asks_to_sign_in_again_and_changes_nothing(int? secondsAgo)
+    {
+        var (email, id, session) = await SignedInAsync();
+        var hashBefore = await app.WithUsersAsync(async users => (await users.FindByIdAsync(id))!.PasswordHash);
+        var before = (await app.EventsAsync("PasswordChanged")).Count;
+        // The same session, but its sign-in was long ago (or is unknown).
+        var stale = TestTokens.Issue(id, session.Sid, claims: new Dictionary<string, object?>
+        {
+            ["auth_time"] = secondsAgo is { } s ? DateTimeOffset.UtcNow.AddSeconds(-s).ToUnixTimeSeconds() : null,
+        });
+
+        var response = await PostAsync("/auth/password/change", stale, new { currentPassword = Password, newPassword = NewPassword });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        var challenge = string.Join(",", response.Headers.WwwAuthenticate.Select(h => h.ToString()));
+        Assert.Contains("error=\"insufficient_user_authentication\"", challenge, StringComparison.Ordinal);
+        Assert.Contains("max_age=\"600\"", challenge, StringComparison.Ordinal);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("insufficient_user_authentication", problem.RootElement.GetProperty("error").GetString());
+        Assert.Equal(600, problem.RootElement.GetProperty("max_age").GetInt64());
+
+        // Nothing changed: same hash, no event, no session ended, the old password still signs in.
+        Assert.Equal(hashBefore, await app.WithUsersAsync(async users => (await users.FindByIdAsync(id))!.PasswordHash));
+        Assert.Equal(before, (await app.EventsAsync("PasswordChanged")).Count);
+        Assert.Empty(app.TokenService.SessionRequests);
+        Assert.Equal(HttpStatusCode.OK, (await app.LoginAsync(email, Password)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_password_change_with_an_auth_time_in_the_future_is_refused()
+    {
+        var (email, id, session) = await SignedInAsync();
+        var forged = TestTokens.Issue(id, session.Sid, claims: new Dictionary<string, object?> { ["auth_time"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() });
+
+        var response = await PostAsync("/auth/password/change", forged, new { currentPassword = Password, newPassword = NewPassword });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await app.LoginAsync(email, Password)).StatusCode);
+    }
 }

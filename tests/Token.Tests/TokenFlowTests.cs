@@ -59,11 +59,13 @@ public class TokenFlowTests(TokenServiceFactory token) : IClassFixture<TokenServ
         Assert.Equal("RS256", header.GetProperty("alg").GetString());
         Assert.Equal("at+jwt", header.GetProperty("typ").GetString());
         var claims = issued.Payload;
-        foreach (var claim in new[] { "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "scope", "roles", "amr" })
+        foreach (var claim in new[] { "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "scope", "roles", "amr", "auth_time" })
         {
             Assert.True(claims.TryGetProperty(claim, out _), $"missing {claim}");
         }
         Assert.Equal(900, claims.GetProperty("exp").GetInt64() - claims.GetProperty("iat").GetInt64());
+        // The sign-in is the authentication: resource servers judge "recent enough" for sensitive actions by it.
+        Assert.InRange(claims.GetProperty("auth_time").GetInt64(), DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
         Assert.Equal(["admin", "user"], claims.GetProperty("roles").EnumerateArray().Select(r => r.GetString()!).Order());
         Assert.Equal(JsonValueKind.Array, claims.GetProperty("amr").ValueKind);
         Assert.Equal("platform-app", claims.GetProperty("client_id").GetString());
@@ -125,6 +127,22 @@ public class TokenFlowTests(TokenServiceFactory token) : IClassFixture<TokenServ
         using var request = new HttpRequestMessage(HttpMethod.Get, "/sessions");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", second.AccessToken);
         Assert.Equal(HttpStatusCode.Unauthorized, (await token.Http.SendAsync(request)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_refreshed_access_token_keeps_the_original_auth_time()
+    {
+        var first = await token.SignInAsync(NewUser());
+        var signedInAt = first.Payload.GetProperty("auth_time").GetInt64();
+        await Task.Delay(TimeSpan.FromSeconds(2.1)); // auth_time has whole seconds: a renewed one would differ
+
+        var second = await HttpAssert.OkJsonAsync<TokenResponse>(await token.RefreshAsync(first.RefreshToken!));
+        var third = await HttpAssert.OkJsonAsync<TokenResponse>(await token.RefreshAsync(second.RefreshToken!));
+
+        // A refresh is not a sign-in: otherwise refreshing would make any old session "recent".
+        Assert.Equal(signedInAt, second.Payload.GetProperty("auth_time").GetInt64());
+        Assert.Equal(signedInAt, third.Payload.GetProperty("auth_time").GetInt64());
+        Assert.True(second.Payload.GetProperty("iat").GetInt64() >= signedInAt + 2, "the refreshed token is newer than its sign-in");
     }
 
     [Fact]

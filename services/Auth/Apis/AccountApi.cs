@@ -58,6 +58,7 @@ public static partial class AccountApi
             .RequireRateLimit(RateLimitPolicies.PasswordChange)
             .WithSummary("Changes the caller's password (the current one is required) and ends every other session of the caller.")
             .RequireAuthorization()
+            .RequireRecentAuthentication()
             .Accepts<ChangePasswordRequest>("application/json")
             .Produces(StatusCodes.Status204NoContent)
             .ProducesValidationProblem()

@@ -48,6 +48,7 @@ public static partial class MfaApi
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
         mfa.MapDelete("/totp", DisableAsync)
+            .RequireRecentAuthentication()
             .WithName("DisableTotp")
             .WithSummary("Removes the authenticator and the recovery codes (a valid code or recovery code is required) and ends the caller's other sessions.")
             .Accepts<CodeRequest>("application/json")
@@ -57,6 +58,7 @@ public static partial class MfaApi
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
         mfa.MapPost("/recovery-codes", RegenerateRecoveryCodesAsync)
+            .RequireRecentAuthentication()
             .WithName("RegenerateRecoveryCodes")
             .WithSummary("Replaces every recovery code with ten new ones (a valid TOTP code is required).")
             .Accepts<CodeRequest>("application/json")

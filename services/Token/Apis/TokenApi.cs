@@ -47,7 +47,7 @@ public static class TokenApi
         }
         if (request.GrantType == Protocol.SignInGrant.GrantType)
         {
-            return await SignInAsync(request, http, sessions, policy, applications, options.Value, cancellationToken);
+            return await SignInAsync(request, http, sessions, policy, applications, options.Value, clock, cancellationToken);
         }
         if (request.IsAuthorizationCodeGrantType())
         {
@@ -66,7 +66,7 @@ public static class TokenApi
 
     /// <summary>The platform sign-in grant: auth-service (authenticated by OpenIddict) vouches for a verified user.</summary>
     private static async Task<IResult> SignInAsync(
-        OpenIddictRequest request, HttpContext http, SessionService sessions, SessionPolicy policy, IOpenIddictApplicationManager applications, TokenOptions options, CancellationToken cancellationToken)
+        OpenIddictRequest request, HttpContext http, SessionService sessions, SessionPolicy policy, IOpenIddictApplicationManager applications, TokenOptions options, TimeProvider clock, CancellationToken cancellationToken)
     {
         if (request.ClientId != Protocol.Clients.AuthService)
         {
@@ -98,7 +98,11 @@ public static class TokenApi
         {
             OpenIddictHandlers.DeliverRefreshTokenInCookie(http);
         }
-        return SignIn(http, subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt);
+        // auth-service calls this grant right after the password (and second-factor) check, so now is the sign-in's
+        // auth_time. The refresh token carries it (CarriedClaims): a refresh repeats it, never renews it, or refreshing
+        // would make any old session "recent" for the sensitive actions.
+        Claim[] authTime = [new(Claims.AuthenticationTime, clock.GetUtcNow().ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), ClaimValueTypes.Integer64)];
+        return SignIn(http, subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt, authTime);
     }
 
     /// <summary>
@@ -207,7 +211,8 @@ public static class TokenApi
             RefreshTokenClaims.Id or RefreshTokenClaims.SessionExpires => [],
             _ when claim.Type.StartsWith("oi_", StringComparison.Ordinal) => [], // OpenIddict's private claims
             Claims.Subject or PlatformClaims.SessionId or PlatformClaims.Amr => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
-            Claims.AuthenticationTime => [Destinations.IdentityToken],
+            // In the access token too: resource servers check it for sensitive actions (RFC 9470).
+            Claims.AuthenticationTime => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
             Claims.Email or Claims.EmailVerified => email ? [Destinations.AccessToken, Destinations.IdentityToken] : [],
             _ => [Destinations.AccessToken],
         });
