@@ -20,8 +20,12 @@ public class OutageJourneyTests(FaultPlatformFixture fault) : IAsyncLifetime
 
     private static readonly TimeSpan Fast = TimeSpan.FromSeconds(1);
 
-    /// <summary>A failing database call: one connection attempt refused, on 2 cores shared with other work.</summary>
-    private static readonly TimeSpan FastDatabaseFailure = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// A failing database call: one connection attempt refused, on 2 cores shared with other work. Far below the
+    /// 15-30 s of a connection or command timeout, which is what this tells apart; audit-service's first call after the
+    /// stop was seen at 2.3 s late in a full run (1 s alone), so 2 s was a timing assert more than a behaviour check.
+    /// </summary>
+    private static readonly TimeSpan FastDatabaseFailure = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan BackToHealthy = TimeSpan.FromSeconds(2);
 
     private Platform P => fault.Platform;

@@ -111,7 +111,10 @@ public static class ExternalAccountsApi
                     return Conflict(AlreadyLinked, "This external account already signs in to another account here.");
                 }
             }
-            return await SignedInAsync(http, services, target, request.ClientId);
+            // token-service authenticated this user already (signed in, or password and code just now): the link is
+            // the whole act, no second factor is asked again and no sign-in is recorded.
+            http.Response.Headers.CacheControl = "no-store";
+            return TypedResults.Ok(new CredentialsApi.VerifiedUser(target.Id, Federated, [], target.Email, target.EmailConfirmed));
         }
 
         if (owner is not null)
