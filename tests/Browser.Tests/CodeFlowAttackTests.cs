@@ -27,17 +27,7 @@ public class CodeFlowAttackTests(HostedSignInFixture fixture)
     private CodeFlowClient NewBrowser() => new(fixture.Platform.Token.BaseAddress);
 
 
-    private async Task<long> CountAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.UniqueDatabase("tokendb", "browser"));
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> CountAsync(string sql, params (string Name, object Value)[] parameters) => fixture.CountAsync("tokendb", sql, parameters);
 
     [Fact]
     public async Task A_code_redeemed_twice_revokes_what_the_first_redemption_issued()

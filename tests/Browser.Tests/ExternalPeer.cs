@@ -75,6 +75,17 @@ public sealed class ExternalPeer : IAsyncDisposable
         return peer;
     }
 
+    /// <summary>oidc-provider's development pages, once the browser is there: any login (it becomes the sub), then its consent.</summary>
+    public async Task SignInAsync(Microsoft.Playwright.IPage page, string login)
+    {
+        await page.WaitForURLAsync(url => url.StartsWith(Issuer.ToString(), StringComparison.Ordinal));
+        await page.FillAsync("input[name=login]", login);
+        await page.FillAsync("input[name=password]", "any");
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("button[type=submit]:has-text('Continue')");
+        await page.ClickAsync("button[type=submit]");
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_node.HasExited)

@@ -1,7 +1,6 @@
 using System.Net;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.Playwright;
-using Npgsql;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Browser.Tests;
@@ -87,13 +86,7 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
         }));
         await page.GotoAsync(authorize.ToString());
         await page.ClickAsync($"button:has-text('Sign in with {HostedSignInFixture.PeerDisplayName}')");
-        // oidc-provider's development pages: any login, then its consent.
-        await page.WaitForURLAsync(url => url.StartsWith(fixture.Peer.Issuer.ToString(), StringComparison.Ordinal));
-        await page.FillAsync("input[name=login]", login);
-        await page.FillAsync("input[name=password]", "any");
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForSelectorAsync("button[type=submit]:has-text('Continue')");
-        await page.ClickAsync("button[type=submit]");
+        await fixture.Peer.SignInAsync(page, login);
     }
 
     private async Task<TaskCompletionSource<string>> CaptureCallbackAsync(IBrowserContext context, IPage page)
@@ -132,15 +125,5 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
         return new JsonWebToken(tokens.GetProperty("id_token").GetString());
     }
 
-    private static async Task<long> CountAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.UniqueDatabase("authdb", "browser"));
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> CountAsync(string sql, params (string Name, object Value)[] parameters) => fixture.CountAsync("authdb", sql, parameters);
 }

@@ -120,6 +120,19 @@ public sealed class HostedSignInFixture : IAsyncLifetime
         return (await http.GetAsync("/profiles/me")).StatusCode;
     }
 
+    /// <summary>A count from one of this platform's databases (what was stored, or not, after an attack or a link).</summary>
+    public async Task<long> CountAsync(string database, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(TestEnvironment.UniqueDatabase(database, "browser"));
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     public async Task DisposeAsync()
     {
         if (Browser is not null)

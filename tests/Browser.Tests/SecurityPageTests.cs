@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
-using Npgsql;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Browser.Tests;
@@ -53,12 +52,7 @@ public class SecurityPageTests(HostedSignInFixture fixture)
         await page.WaitForSelectorAsync("#methods");
 
         await page.ClickAsync($"button:has-text('Link {HostedSignInFixture.PeerDisplayName}')");
-        await page.WaitForURLAsync(url => url.StartsWith(fixture.Peer.Issuer.ToString(), StringComparison.Ordinal));
-        await page.FillAsync("input[name=login]", peerLogin);
-        await page.FillAsync("input[name=password]", "any");
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForSelectorAsync("button[type=submit]:has-text('Continue')");
-        await page.ClickAsync("button[type=submit]");
+        await fixture.Peer.SignInAsync(page, peerLogin);
         await page.WaitForSelectorAsync("[data-login=peer]");
         Assert.Equal(1, await LinksAsync(peerLogin));
 
@@ -67,12 +61,6 @@ public class SecurityPageTests(HostedSignInFixture fixture)
         Assert.Equal(0, await LinksAsync(peerLogin));
     }
 
-    private static async Task<long> LinksAsync(string providerKey)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.UniqueDatabase("authdb", "browser"));
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM user_logins WHERE login_provider = 'peer' AND provider_key = @key", connection);
-        command.Parameters.AddWithValue("key", providerKey);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> LinksAsync(string providerKey) =>
+        fixture.CountAsync("authdb", "SELECT count(*) FROM user_logins WHERE login_provider = 'peer' AND provider_key = @key", ("key", providerKey));
 }

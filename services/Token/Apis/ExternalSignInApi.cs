@@ -52,7 +52,6 @@ public static class ExternalSignInApi
             linkTo = asked;
         }
         var clientId = HostedSignIn.Parameters(returnUrl!).GetValueOrDefault(Parameters.ClientId);
-        string? displayName = null; // the login page names the provider from configuration
         switch (await auth.SignInExternalAsync(provider, subject, email, emailVerified, clientId, linkTo, http, cancellationToken))
         {
             case CredentialCheckResult.Verified { User: var user }:
@@ -63,10 +62,10 @@ public static class ExternalSignInApi
                 }
                 return Results.LocalRedirect(returnUrl!);
             case CredentialCheckResult.MfaRequired { Ticket: var ticket }:
-                state.Write(http.Response, new ExternalSignInState.Pending(provider, displayName, null, null, false, ticket));
+                state.Write(http.Response, new ExternalSignInState.Pending(provider, null, null, false, ticket));
                 return Results.LocalRedirect(HostedSignIn.LoginPath + QueryString.Create("returnUrl", returnUrl!));
             case CredentialCheckResult.LinkRequired:
-                state.Write(http.Response, new ExternalSignInState.Pending(provider, displayName, subject, email, emailVerified, null));
+                state.Write(http.Response, new ExternalSignInState.Pending(provider, subject, email, emailVerified, null));
                 return Results.LocalRedirect(HostedSignIn.LoginPath + QueryString.Create("returnUrl", returnUrl!));
             case CredentialCheckResult.Refused:
                 return Error(linkTo is null ? "external_refused" : "external_linked_elsewhere");

@@ -75,7 +75,7 @@ public static class Extensions
             throw new InvalidOperationException("External providers are misconfigured: " + string.Join(" ", problems));
         }
         builder.Services.AddSingleton<IReadOnlyDictionary<string, ExternalProviderSettings>>(providers);
-        builder.Services.AddSingleton<ExternalSignInState>();
+        builder.Services.AddSingleton<ExternalSignInState>(); // the login page reads it either way (nothing pending without providers)
         if (providers.Count == 0)
         {
             return builder;

@@ -149,8 +149,8 @@ public sealed partial class AuthServiceClient(
                 case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
                     return new CredentialCheckResult.Refused();
                 case HttpStatusCode.Conflict:
-                    var problem = await response.Content.ReadAsStringAsync(cancellationToken);
-                    return problem.Contains("\"link_required\"", StringComparison.Ordinal)
+                    var problem = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken);
+                    return problem.TryGetProperty("reason", out var reason) && reason.ValueEquals("link_required")
                         ? new CredentialCheckResult.LinkRequired()
                         : new CredentialCheckResult.Refused();
                 case HttpStatusCode.TooManyRequests:

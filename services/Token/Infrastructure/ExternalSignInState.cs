@@ -10,7 +10,7 @@ namespace SecurePlatform.Token.Infrastructure;
 /// </summary>
 public sealed class ExternalSignInState(IDataProtectionProvider dataProtection, IHostEnvironment environment)
 {
-    public sealed record Pending(string Provider, string? DisplayName, string? Subject, string? Email, bool EmailVerified, string? MfaTicket);
+    public sealed record Pending(string Provider, string? Subject, string? Email, bool EmailVerified, string? MfaTicket);
 
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
     private readonly ITimeLimitedDataProtector _protector = dataProtection.CreateProtector("SecurePlatform.Token.ExternalSignIn.v1").ToTimeLimitedDataProtector();

@@ -17,15 +17,13 @@ namespace SecurePlatform.Token.Pages.Account;
 /// and goes back to the authorization request.
 /// </summary>
 public sealed class LoginModel(
-    AuthServiceClient auth, TimeProvider clock, IReadOnlyDictionary<string, ExternalProviderSettings> providers, IServiceProvider services) : PageModel
+    AuthServiceClient auth, TimeProvider clock, IReadOnlyDictionary<string, ExternalProviderSettings> providers, ExternalSignInState state) : PageModel
 {
     /// <summary>The configured external providers, for the "Sign in with …" buttons.</summary>
     public IEnumerable<(string Name, string DisplayName)> Providers => providers.Select(p => (p.Key, p.Value.DisplayName ?? p.Key));
 
     /// <summary>An external account waiting to be linked to the account whose password is typed next.</summary>
     public string? LinkingProvider { get; private set; }
-
-    private ExternalSignInState? State => services.GetService<ExternalSignInState>();
 
     private ExternalSignInState.Pending? _pending;
 
@@ -83,7 +81,7 @@ public sealed class LoginModel(
         {
             return RedirectToPage("Error", new { error = "invalid_request" });
         }
-        State?.Clear(Response);
+        state.Clear(Response);
         var properties = new AuthenticationProperties(new Dictionary<string, string?>
         {
             [OpenIddict.Client.AspNetCore.OpenIddictClientAspNetCoreConstants.Properties.ProviderName] = providers.Keys.First(k => string.Equals(k, provider, StringComparison.OrdinalIgnoreCase)),
@@ -94,7 +92,7 @@ public sealed class LoginModel(
 
     private void ReadPending()
     {
-        _pending = State?.Read(Request);
+        _pending = state.Read(Request);
         if (_pending is { Subject: not null } link)
         {
             LinkingProvider = providers.TryGetValue(link.Provider, out var settings) ? settings.DisplayName ?? link.Provider : link.Provider;
@@ -110,7 +108,7 @@ public sealed class LoginModel(
         }
         var clientId = HostedSignIn.Parameters(ReturnUrl!).GetValueOrDefault(Parameters.ClientId);
         var linked = await auth.SignInExternalAsync(link.Provider, subject, link.Email, link.EmailVerified, clientId, user.Subject, HttpContext, cancellationToken);
-        State?.Clear(Response);
+        state.Clear(Response);
         return linked is CredentialCheckResult.Verified;
     }
 
@@ -136,7 +134,7 @@ public sealed class LoginModel(
                 }
                 if (_pending is { MfaTicket: not null })
                 {
-                    State?.Clear(Response);
+                    state.Clear(Response);
                 }
                 await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user, clock.GetUtcNow()), new AuthenticationProperties { IsPersistent = false });
                 return LocalRedirect(ReturnUrl!);
@@ -181,7 +179,7 @@ public sealed class LoginModel(
                 }
                 if (_pending is { MfaTicket: not null })
                 {
-                    State?.Clear(Response);
+                    state.Clear(Response);
                 }
                 await HttpContext.SignInAsync(HostedSignIn.Scheme, Principal(user, clock.GetUtcNow()), new AuthenticationProperties { IsPersistent = false });
                 return LocalRedirect(ReturnUrl!);
