@@ -25,7 +25,7 @@ token.WithEnvironment("Token__Issuer", token.GetEndpoint("http"))
 
 // The others reference token-service (discovery) but need not wait for it: none calls it while starting, so
 // the four start side by side.
-builder.AddProject<Projects.Auth_Api>("auth-service")
+var auth = builder.AddProject<Projects.Auth_Api>("auth-service")
     .WithInfrastructure(infra.AuthDb, infra)
     .WithReference(token)
     .WithEnvironment("TokenService__ClientSecret", authClientSecret)
@@ -41,12 +41,17 @@ var audit = builder.AddProject<Projects.Audit_Api>("audit-service")
     .WithHttpHealthCheck("/health")
     .LaunchBuiltExecutableWhenConfigured();
 
-builder.AddProject<Projects.Profile_Api>("profile-service")
+var profile = builder.AddProject<Projects.Profile_Api>("profile-service")
     .WithInfrastructure(infra.ProfileDb, infra)
     .WithReference(token)
     .WithReference(audit) // GET /profiles/me/export reads the caller's own audit events
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
     .LaunchBuiltExecutableWhenConfigured();
+
+// token-service calls back: auth-service checks the hosted login's credentials, profile-service has the profile
+// scope's claims for userinfo. Endpoints, not references: the others already reference token-service.
+token.WithEnvironment("services__auth-service__http__0", auth.GetEndpoint("http"))
+    .WithEnvironment("services__profile-service__http__0", profile.GetEndpoint("http"));
 
 builder.Build().Run();

@@ -148,6 +148,32 @@ public sealed record SessionRevoked : IntegrationEvent
     public string Reason { get; init; } = "";
 }
 
+/// <summary>
+/// What became of the back-channel logout (OpenID Connect Back-Channel Logout 1.0) token sent to the client of an
+/// ended session: delivered, refused by the client (4xx), or abandoned after the retry period. Subject: the user.
+/// </summary>
+public sealed record BackchannelLogoutNotified : IntegrationEvent
+{
+    public string SessionId { get; init; } = "";
+
+    public string ClientId { get; init; } = "";
+
+    /// <summary>One of <see cref="BackchannelLogoutOutcomes"/>.</summary>
+    public string Outcome { get; init; } = "";
+
+    public int Attempts { get; init; }
+
+    /// <summary>The client's last HTTP status, if it answered at all.</summary>
+    public int? StatusCode { get; init; }
+}
+
+public static class BackchannelLogoutOutcomes
+{
+    public const string Delivered = "delivered";
+    public const string Refused = "refused";
+    public const string Abandoned = "abandoned";
+}
+
 public sealed record AllSessionsRevoked : IntegrationEvent
 {
     public int Count { get; init; }

@@ -33,6 +33,7 @@ public static class IntegrationEventCatalogue
         typeof(RefreshTokenReuseDetected),
         typeof(SessionRevoked),
         typeof(AllSessionsRevoked),
+        typeof(BackchannelLogoutNotified),
         typeof(SigningKeyRotated),
         typeof(ClientRegistered),
         typeof(ClientUpdated),

@@ -52,6 +52,39 @@ public class PlatformJourneyTests(AppHostFixture platform)
 
     private static string[] AdminRecoveryCodes = [];
 
+    /// <summary>
+    /// The hosted login page (token-service) checks the password through auth-service's back channel: the AppHost
+    /// must tell token-service where auth-service is, or every browser sign-in fails as "unavailable".
+    /// </summary>
+    [Fact]
+    public async Task The_hosted_login_page_signs_a_user_in_through_auth_service()
+    {
+        var (email, password) = NewUser();
+        (await Client(platform.Auth).PostAsJsonAsync("/auth/register", new { email, password })).EnsureSuccessStatusCode();
+        var cookies = new CookieContainer();
+        using var browser = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = platform.Token };
+
+        async Task<HttpResponseMessage> PostLoginAsync(string withPassword)
+        {
+            var page = await browser.GetStringAsync("/account/login?returnUrl=%2Faccount%2Fsecurity");
+            var antiforgery = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"").Groups[1].Value;
+            Assert.False(string.IsNullOrEmpty(antiforgery), "the login form carries an antiforgery token");
+            return await browser.PostAsync("/account/login", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["returnUrl"] = "/account/security", ["login_hint"] = email, ["password"] = withPassword, ["__RequestVerificationToken"] = antiforgery,
+            }));
+        }
+
+        var wrong = await PostLoginAsync(password + "-wrong");
+        Assert.Contains("Invalid email or password.", await wrong.Content.ReadAsStringAsync()); // auth-service answered: not "unavailable"
+        var signedIn = await PostLoginAsync(password);
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        Assert.Equal("/account/security", signedIn.Headers.Location?.OriginalString);
+        var security = await browser.GetAsync("/account/security");
+        Assert.Equal(HttpStatusCode.OK, security.StatusCode);
+        Assert.Contains("Where you are signed in", await security.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task Every_service_is_healthy_through_the_apphost()
     {

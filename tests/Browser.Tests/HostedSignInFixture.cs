@@ -57,6 +57,8 @@ public sealed class HostedSignInFixture : IAsyncLifetime
             [$"Clients__{RpClientId}__DisplayName"] = "Example Notes",
             [$"Clients__{RpClientId}__RedirectUris__0"] = $"{RpUrl}/signin-oidc",
             [$"Clients__{RpClientId}__PostLogoutRedirectUris__0"] = $"{RpUrl}/signout-callback-oidc",
+            [$"Clients__{RpClientId}__BackchannelLogoutUri"] = $"{RpUrl}/backchannel-logout",
+            ["Token__BackchannelLogoutRetryDelay"] = "00:00:00.500",
             [$"Clients__{NativeClientId}__FirstParty"] = "true",
             [$"Clients__{NativeClientId}__DisplayName"] = "Example native app",
             [$"Clients__{NativeClientId}__RedirectUris__0"] = NativeRedirect,
@@ -99,6 +101,23 @@ public sealed class HostedSignInFixture : IAsyncLifetime
             // This machine's network is closed: no background connections to Google's services.
             Args = ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
         });
+    }
+
+    /// <summary>A new user signs in at the relying party (login and consent); returns the user, the session and the access token.</summary>
+    public async Task<(string Sub, string Sid, string AccessToken)> SignInAtRelyingPartyAsync(IPage page)
+    {
+        var (email, password) = await NewUserAsync();
+        await page.GotoAsync(RpUrl);
+        await page.ClickAsync("#signin");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync(url => url.Contains("/account/consent", StringComparison.Ordinal));
+        await page.ClickAsync("button[value=allow]");
+        await page.WaitForURLAsync(RpUrl + "/");
+        var tokens = System.Text.Json.JsonDocument.Parse(await (await page.GotoAsync(RpUrl + "/tokens"))!.TextAsync()).RootElement;
+        var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens.GetProperty("id_token").GetString());
+        return (idToken.Subject, idToken.GetPayloadValue<string>("sid"), tokens.GetProperty("access_token").GetString()!);
     }
 
     /// <summary>A registered user (through the JSON API) with a fresh password.</summary>

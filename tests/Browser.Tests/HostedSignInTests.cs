@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -61,6 +62,7 @@ public class HostedSignInTests(HostedSignInFixture fixture)
         Assert.True(idToken.TryGetPayloadValue<long>("auth_time", out _), "auth_time in the identity token");
         Assert.True(idToken.TryGetPayloadValue<string>("sid", out _), "sid in the identity token");
         Assert.True(idToken.TryGetPayloadValue<string>("nonce", out _), "nonce in the identity token");
+        Assert.Equal("urn:secureplatform:acr:single-factor", idToken.GetPayloadValue<string>("acr")); // a password alone
         Assert.Equal(HttpStatusCode.OK, await fixture.ProfileStatusAsync(access));
 
         // Sign-out through the relying party: end-session with its id_token_hint.
@@ -74,6 +76,29 @@ public class HostedSignInTests(HostedSignInFixture fixture)
         using var sessions = new HttpClient { BaseAddress = fixture.Platform.Token.BaseAddress };
         sessions.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", access);
         Assert.Equal(HttpStatusCode.Unauthorized, (await sessions.GetAsync("/sessions")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Userinfo_answers_the_profile_scope_with_the_profile_from_profile_service()
+    {
+        await using var context = await fixture.Browser.NewContextAsync();
+        var (sub, _, access) = await fixture.SignInAtRelyingPartyAsync(await context.NewPageAsync());
+        using var profile = new HttpClient { BaseAddress = fixture.Platform.Profile.BaseAddress };
+        profile.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", access);
+        var put = await profile.PutAsJsonAsync("/profiles/me", new { displayName = "Ada Lovelace", locale = "en-GB", timeZone = "Europe/London", website = "https://ada.example/" });
+        Assert.True(put.IsSuccessStatusCode, $"PUT /profiles/me: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+
+        using var token = new HttpClient { BaseAddress = fixture.Platform.Token.BaseAddress };
+        token.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", access);
+        var info = JsonDocument.Parse(await token.GetStringAsync("/connect/userinfo")).RootElement;
+
+        Assert.Equal(sub, info.GetProperty("sub").GetString());
+        Assert.Equal("Ada Lovelace", info.GetProperty("name").GetString());
+        Assert.Equal("en-GB", info.GetProperty("locale").GetString());
+        Assert.Equal("Europe/London", info.GetProperty("zoneinfo").GetString());
+        Assert.Equal("https://ada.example/", info.GetProperty("website").GetString());
+        Assert.InRange(info.GetProperty("updated_at").GetInt64(), DateTimeOffset.UtcNow.AddMinutes(-2).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 5);
+        Assert.True(info.TryGetProperty("email", out _), "the email scope was granted too");
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using SecurePlatform.RelyingParty;
 
 // A third-party web app signing its users in with SecurePlatform: confidential client, authorization code + PKCE.
 // Configuration: Oidc:Authority, Oidc:ClientId, Oidc:ClientSecret, Api:Profile (profile-service's base URL).
@@ -14,7 +15,20 @@ builder.Services.AddAuthentication(options =>
         options.DefaultScheme = CookieAuthenticationDefaults.AuthenticationScheme;
         options.DefaultChallengeScheme = OpenIdConnectDefaults.AuthenticationScheme;
     })
-    .AddCookie(cookie => cookie.Cookie.Name = "rp_session")
+    .AddCookie(cookie =>
+    {
+        cookie.Cookie.Name = "rp_session";
+        // A session the provider ended through the back channel is over here too.
+        cookie.Events.OnValidatePrincipal = context =>
+        {
+            if (context.HttpContext.RequestServices.GetRequiredService<BackchannelLogouts>().HasEnded(context.Principal?.FindFirst("sid")?.Value))
+            {
+                context.RejectPrincipal();
+                return context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+            }
+            return Task.CompletedTask;
+        };
+    })
     .AddOpenIdConnect(options =>
     {
         options.Authority = oidc["Authority"];
@@ -34,6 +48,7 @@ builder.Services.AddAuthentication(options =>
     });
 builder.Services.AddAuthorization();
 builder.Services.AddHttpClient();
+builder.Services.AddSingleton<BackchannelLogouts>();
 
 var app = builder.Build();
 app.UseAuthentication();
@@ -91,6 +106,11 @@ app.MapGet("/tokens", async Task<IResult> (HttpContext http) => Results.Json(new
     refresh_token = await http.GetTokenAsync("refresh_token"),
     id_token = await http.GetTokenAsync("id_token"),
 })).RequireAuthorization();
+
+// OpenID Connect Back-Channel Logout 1.0 (registered as the client's backchannel_logout_uri), plus what the tests read.
+app.MapPost("/backchannel-logout", (HttpContext http, BackchannelLogouts logouts, Microsoft.Extensions.Options.IOptionsMonitor<OpenIdConnectOptions> oidc) => logouts.ReceiveAsync(http, oidc));
+app.MapGet("/backchannel-logouts", (BackchannelLogouts logouts) => Results.Json(logouts.Received));
+app.MapPost("/backchannel-logout/fail-next", (string sid, int count, BackchannelLogouts logouts) => { logouts.FailNext(sid, count); return Results.NoContent(); });
 
 app.MapGet("/signout", () => Results.SignOut(
     new AuthenticationProperties { RedirectUri = "/" },

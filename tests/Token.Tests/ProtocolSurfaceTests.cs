@@ -92,7 +92,8 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
 
         Assert.Equal(
             [
-                "authorization_endpoint", "authorization_response_iss_parameter_supported", "claims_parameter_supported", "claims_supported",
+                "acr_values_supported", "authorization_endpoint", "authorization_response_iss_parameter_supported",
+                "backchannel_logout_session_supported", "backchannel_logout_supported", "claims_parameter_supported", "claims_supported",
                 "code_challenge_methods_supported", "end_session_endpoint", "grant_types_supported", "id_token_signing_alg_values_supported",
                 "introspection_endpoint", "introspection_endpoint_auth_methods_supported", "issuer", "jwks_uri", "prompt_values_supported",
                 "pushed_authorization_request_endpoint", "pushed_authorization_request_endpoint_auth_methods_supported",
@@ -114,6 +115,10 @@ public class ProtocolSurfaceTests(TokenServiceFactory token) : IClassFixture<Tok
         Assert.Equal(["client_secret_basic", "client_secret_post", "none"], Values("revocation_endpoint_auth_methods_supported"));
         Assert.Equal(["client_secret_basic", "client_secret_post"], Values("introspection_endpoint_auth_methods_supported"));
         Assert.Equal(["public"], Values("subject_types_supported"));
+        Assert.Equal(["urn:secureplatform:acr:multi-factor", "urn:secureplatform:acr:single-factor"], Values("acr_values_supported"));
+        // Back-channel logout (Clients:<id>:BackchannelLogoutUri), with sid in the logout token.
+        Assert.True(discovery.GetProperty("backchannel_logout_supported").GetBoolean());
+        Assert.True(discovery.GetProperty("backchannel_logout_session_supported").GetBoolean());
         foreach (var flag in new[] { "claims_parameter_supported", "request_parameter_supported", "request_uri_parameter_supported", "tls_client_certificate_bound_access_tokens" })
         {
             Assert.False(discovery.GetProperty(flag).GetBoolean(), flag);

@@ -188,3 +188,89 @@ public class ClientRegistrationRulesTests
         Assert.Equal(0, ClientRegistrationRules.SecretCount(null));
     }
 }
+
+public class BackchannelLogoutRuleTests
+{
+    private static readonly DateTimeOffset Revoked = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan First = TimeSpan.FromSeconds(5), Period = TimeSpan.FromHours(24);
+
+    [Theory]
+    [InlineData(200, "delivered")]
+    [InlineData(204, "delivered")]
+    [InlineData(400, "refused")]
+    [InlineData(404, "refused")]
+    public void A_2xx_is_delivered_and_a_4xx_is_refused_for_good(int status, string outcome)
+    {
+        var step = BackchannelLogout.Next(status, 1, Revoked, Revoked, First, Period);
+        Assert.True(step.Done);
+        Assert.Equal(outcome, step.Outcome);
+        Assert.Null(step.RetryAt);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(408)]
+    [InlineData(429)]
+    [InlineData(500)]
+    [InlineData(503)]
+    [InlineData(302)] // a redirect is never followed: tried again, as if the client had not answered
+    public void No_answer_a_busy_client_or_a_server_error_is_tried_again_later(int? status)
+    {
+        var step = BackchannelLogout.Next(status, 1, Revoked, Revoked, First, Period);
+        Assert.False(step.Done);
+        Assert.Equal(Revoked + First, step.RetryAt);
+    }
+
+    [Fact]
+    public void The_delay_doubles_up_to_an_hour()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(5), BackchannelLogout.RetryDelay(1, First));
+        Assert.Equal(TimeSpan.FromSeconds(10), BackchannelLogout.RetryDelay(2, First));
+        Assert.Equal(TimeSpan.FromSeconds(40), BackchannelLogout.RetryDelay(4, First));
+        Assert.Equal(TimeSpan.FromHours(1), BackchannelLogout.RetryDelay(20, First));
+        Assert.Equal(TimeSpan.FromHours(1), BackchannelLogout.RetryDelay(int.MaxValue, First));
+    }
+
+    [Fact]
+    public void A_retry_that_would_fall_after_the_retry_period_is_abandoned()
+    {
+        var late = Revoked + Period - TimeSpan.FromSeconds(4);
+        Assert.Equal("abandoned", BackchannelLogout.Next(503, 1, Revoked, late, First, Period).Outcome);
+        Assert.False(BackchannelLogout.Next(503, 1, Revoked, late - TimeSpan.FromSeconds(2), First, Period).Done);
+    }
+
+    [Theory]
+    [InlineData("https://notes.example/bcl", null)]
+    [InlineData("https://notes.example/bcl?tenant=a", null)]
+    [InlineData("http://127.0.0.1:5000/bcl", null)]
+    [InlineData("http://notes.example/bcl", "uses http on a host other than loopback")]
+    [InlineData("https://notes.example/bcl#x", "has a fragment")]
+    [InlineData("com.example.app:/bcl", "is neither https nor loopback http")]
+    [InlineData("/bcl", "is not an absolute URI")]
+    public void A_back_channel_logout_uri_is_https_or_loopback_http_without_a_fragment(string uri, string? problem)
+        => Assert.Equal(problem, BackchannelLogout.UriProblem(uri));
+
+    [Fact]
+    public void The_logout_token_names_the_user_and_the_session_and_the_logout_event_but_no_nonce()
+    {
+        var sid = Guid.CreateVersion7();
+        var claims = BackchannelLogout.Claims("user-1", sid, "jti-1");
+        Assert.Equal("user-1", claims["sub"]);
+        Assert.Equal(sid.ToString(), claims["sid"]);
+        Assert.Equal("jti-1", claims["jti"]);
+        Assert.Contains(BackchannelLogout.EventType, Assert.IsAssignableFrom<IDictionary<string, object>>(claims["events"]).Keys);
+        Assert.False(claims.ContainsKey("nonce"));
+    }
+}
+
+public class AuthenticationContextClassTests
+{
+    [Theory]
+    [InlineData(new[] { "pwd" }, AuthenticationContextClasses.SingleFactor)]
+    [InlineData(new[] { "fed" }, AuthenticationContextClasses.SingleFactor)]
+    [InlineData(new[] { "pwd", "otp", "mfa" }, AuthenticationContextClasses.MultiFactor)]
+    [InlineData(new[] { "fed", "otp", "mfa" }, AuthenticationContextClasses.MultiFactor)]
+    [InlineData(new string[0], AuthenticationContextClasses.SingleFactor)]
+    public void Acr_is_multi_factor_exactly_when_amr_says_mfa(string[] amr, string acr)
+        => Assert.Equal(acr, AuthenticationContextClasses.For(amr));
+}

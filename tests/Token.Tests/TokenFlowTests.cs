@@ -146,6 +146,20 @@ public class TokenFlowTests(TokenServiceFactory token) : IClassFixture<TokenServ
     }
 
     [Fact]
+    public async Task Acr_says_whether_the_sign_in_had_a_second_factor_and_a_refresh_keeps_it()
+    {
+        var password = await token.SignInAsync(NewUser(), amr: "pwd");
+        var mfa = await token.SignInAsync(NewUser(), amr: "pwd otp mfa");
+        var federated = await token.SignInAsync(NewUser(), amr: "fed");
+
+        Assert.Equal("urn:secureplatform:acr:single-factor", password.Payload.GetProperty("acr").GetString());
+        Assert.Equal("urn:secureplatform:acr:multi-factor", mfa.Payload.GetProperty("acr").GetString());
+        Assert.Equal("urn:secureplatform:acr:single-factor", federated.Payload.GetProperty("acr").GetString());
+        var refreshed = await HttpAssert.OkJsonAsync<TokenResponse>(await token.RefreshAsync(mfa.RefreshToken!));
+        Assert.Equal("urn:secureplatform:acr:multi-factor", refreshed.Payload.GetProperty("acr").GetString());
+    }
+
+    [Fact]
     public async Task The_signed_in_user_is_the_actor_of_their_SessionCreated_with_their_own_address()
     {
         var sub = NewUser();

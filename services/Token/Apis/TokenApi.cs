@@ -189,6 +189,7 @@ public static class TokenApi
         // JSON arrays even with one value (RFC 8176 amr; roles for every resource server alike).
         identity.AddClaim(new Claim(PlatformClaims.Amr, JsonSerializer.Serialize(amr), JsonClaimValueTypes.JsonArray));
         identity.AddClaim(new Claim(PlatformClaims.Roles, JsonSerializer.Serialize(roles), JsonClaimValueTypes.JsonArray));
+        identity.SetClaim(Claims.AuthenticationContextReference, AuthenticationContextClasses.For(amr));
         // Only in the refresh token: which member of the family it is, and when the session ends.
         identity.SetClaim(RefreshTokenClaims.Id, refreshTokenId.ToString());
         identity.SetClaim(RefreshTokenClaims.SessionExpires, sessionExpiresAt.ToUnixTimeSeconds());
@@ -210,7 +211,7 @@ public static class TokenApi
         {
             RefreshTokenClaims.Id or RefreshTokenClaims.SessionExpires => [],
             _ when claim.Type.StartsWith("oi_", StringComparison.Ordinal) => [], // OpenIddict's private claims
-            Claims.Subject or PlatformClaims.SessionId or PlatformClaims.Amr => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
+            Claims.Subject or PlatformClaims.SessionId or PlatformClaims.Amr or Claims.AuthenticationContextReference => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
             // In the access token too: resource servers check it for sensitive actions (RFC 9470).
             Claims.AuthenticationTime => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
             Claims.Email or Claims.EmailVerified => email ? [Destinations.AccessToken, Destinations.IdentityToken] : [],
@@ -220,7 +221,7 @@ public static class TokenApi
     }
 
     /// <summary>OIDC userinfo: OpenIddict validated the access token; a revoked session gets nothing.</summary>
-    internal static async Task<IResult> UserInfoAsync(HttpContext http, ISessionRevocationCheck revocation)
+    internal static async Task<IResult> UserInfoAsync(HttpContext http, ISessionRevocationCheck revocation, ProfileServiceClient profiles)
     {
         var principal = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
         var sub = principal?.GetClaim(Claims.Subject);
@@ -242,6 +243,13 @@ public static class TokenApi
         {
             info[Claims.Email] = email;
             info[Claims.EmailVerified] = principal.GetClaim(Claims.EmailVerified) == "true";
+        }
+        if (principal.HasScope(Scopes.Profile) && http.Request.Headers.Authorization.ToString() is ['B', 'e', 'a', 'r', 'e', 'r', ' ', .. var accessToken])
+        {
+            foreach (var (claim, value) in await profiles.ProfileClaimsAsync(accessToken, http.RequestAborted))
+            {
+                info[claim] = value;
+            }
         }
         return Results.Ok(info);
     }

@@ -58,6 +58,8 @@ public static class Extensions
         builder.AddExternalProviders();
         builder.Services.AddHttpClient<AuthServiceClient>(http => http.BaseAddress = new Uri(AuthServiceClient.BaseAddress))
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
+        builder.Services.AddHttpClient<ProfileServiceClient>(http => http.BaseAddress = new Uri(ProfileServiceClient.BaseAddress))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
         return builder;
     }
 
@@ -173,6 +175,8 @@ public static class Extensions
             "revocations", sp => sp.GetRequiredService<RevocationDelivery>(), HealthStatus.Degraded, [HealthTags.Ready]));
         builder.Services.AddSingleton(sp => SessionPolicy.From(sp.GetRequiredService<IOptions<TokenOptions>>().Value));
         builder.Services.AddScoped<SessionService>();
+        builder.Services.AddSingleton<BackchannelLogoutDelivery>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BackchannelLogoutDelivery>());
         builder.Services.AddScoped<SecurePlatform.Token.Apis.ClientAdministration>();
 
         // Key material in tokendb is encrypted with Data Protection; its key ring is shared through Redis so
@@ -224,7 +228,7 @@ public static class Extensions
                 server.Configure(o => o.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
                 server.RegisterScopes(Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile, Scopes.Email, ClientRegistrations.ApiScope);
                 server.RegisterClaims(
-                    Claims.Subject, PlatformClaims.SessionId, PlatformClaims.Roles, PlatformClaims.Amr, Claims.AuthenticationTime,
+                    Claims.Subject, PlatformClaims.SessionId, PlatformClaims.Roles, PlatformClaims.Amr, Claims.AuthenticationContextReference, Claims.AuthenticationTime,
                     Claims.Email, Claims.EmailVerified, Claims.Nonce, Claims.AccessTokenHash);
                 server.SetAccessTokenLifetime(options.AccessTokenLifetime);
                 // The upper bound; each refresh token gets SessionPolicy.RefreshTokenLifetime. (OpenIddict's reuse

@@ -51,6 +51,12 @@ public sealed class ClientSettings
     /// <summary>Whether users are asked to consent. Default: yes for third-party clients, no for first-party ones.</summary>
     public bool? RequireConsent { get; set; }
 
+    /// <summary>
+    /// OpenID Connect Back-Channel Logout: where token-service posts a logout token when one of the client's
+    /// sessions ends (sign-out, revocation, a disabled account). None: the client is not told.
+    /// </summary>
+    public string? BackchannelLogoutUri { get; set; }
+
     internal static readonly IReadOnlyList<string> DefaultCodeFlowScopes =
         [OpenIddictConstants.Scopes.Profile, OpenIddictConstants.Scopes.Email, OpenIddictConstants.Scopes.OfflineAccess, ClientRegistrations.ApiScope];
 
@@ -70,6 +76,14 @@ public sealed class ClientSettings
             {
                 yield return $"Clients:{clientId}:PostLogoutRedirectUris '{uri}' {problem}.";
             }
+        }
+        if (BackchannelLogoutUri is { } logoutUri && BackchannelLogout.UriProblem(logoutUri) is { } logoutProblem)
+        {
+            yield return $"Clients:{clientId}:BackchannelLogoutUri '{logoutUri}' {logoutProblem}.";
+        }
+        if (BackchannelLogoutUri is not null && RedirectUris.Count == 0)
+        {
+            yield return $"Clients:{clientId}:BackchannelLogoutUri needs RedirectUris: only code-flow sign-ins have sessions to log out of.";
         }
         foreach (var scope in Scopes ?? [])
         {
@@ -203,6 +217,10 @@ public sealed class ClientRegistrations(IServiceScopeFactory scopes, IConfigurat
             descriptor.RedirectUris.UnionWith(settings.RedirectUris.Select(u => new Uri(u)));
             descriptor.PostLogoutRedirectUris.UnionWith(settings.PostLogoutRedirectUris.Select(u => new Uri(u)));
             descriptor.ConsentType = (settings.RequireConsent ?? !settings.FirstParty) ? ConsentTypes.Explicit : ConsentTypes.Implicit;
+            if (settings.BackchannelLogoutUri is { } logoutUri)
+            {
+                descriptor.Properties[BackchannelLogout.UriProperty] = JsonSerializer.SerializeToElement(logoutUri);
+            }
         }
         return descriptor;
     }

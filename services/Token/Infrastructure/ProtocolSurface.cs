@@ -3,6 +3,7 @@ using Microsoft.AspNetCore;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
+using SecurePlatform.Token.Model;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 
@@ -72,6 +73,10 @@ public static class ProtocolSurface
             context.TokenEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None);
             context.RevocationEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None);
             context.PushedAuthorizationEndpointAuthenticationMethods.Add(ClientAuthenticationMethods.None); // public native apps push too
+            // OpenID Connect Back-Channel Logout 1.0 (BackchannelLogoutDelivery): logout tokens carry sid.
+            context.Metadata[BackchannelLogoutMetadata.Supported] = true;
+            context.Metadata[BackchannelLogoutMetadata.SessionSupported] = true;
+            context.Metadata[Metadata.AcrValuesSupported] = new OpenIddictParameter(JsonSerializer.SerializeToElement(AuthenticationContextClasses.Supported));
             return default;
         }
     }
@@ -223,4 +228,11 @@ public static class ProtocolSurface
             return default;
         }
     }
+}
+
+/// <summary>Discovery members of OpenID Connect Back-Channel Logout 1.0 §2.1 (OpenIddict has no constants for them).</summary>
+public static class BackchannelLogoutMetadata
+{
+    public const string Supported = "backchannel_logout_supported";
+    public const string SessionSupported = "backchannel_logout_session_supported";
 }

@@ -29,6 +29,8 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options) : D
             e.Property(s => s.RevokedReason).HasMaxLength(64);
             e.HasIndex(s => s.Subject).HasFilter("revoked_at IS NULL");
             e.HasIndex(s => s.BrowserSessionId).HasFilter("browser_session_id IS NOT NULL AND revoked_at IS NULL");
+            // The back-channel logouts still owed, per client (BackchannelLogoutDelivery's claim).
+            e.HasIndex(s => new { s.ClientId, s.RevokedAt }).HasFilter("revoked_at IS NOT NULL AND backchannel_logout_done_at IS NULL");
         });
         modelBuilder.Entity<Grant>(e =>
         {

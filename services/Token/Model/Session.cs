@@ -41,6 +41,17 @@ public sealed class Session
     /// there (end-session) ends every session it opened.
     /// </summary>
     public Guid? BrowserSessionId { get; set; }
+
+    /// <summary>
+    /// Back-channel logout of an ended session (see <see cref="BackchannelLogout"/>): when the client's notification
+    /// was settled (delivered, refused or abandoned), how many attempts were made, and when the next one is due (also
+    /// the lease of the replica sending it).
+    /// </summary>
+    public DateTimeOffset? BackchannelLogoutDoneAt { get; set; }
+
+    public int BackchannelLogoutAttempts { get; set; }
+
+    public DateTimeOffset? BackchannelLogoutNextAt { get; set; }
 }
 
 /// <summary>

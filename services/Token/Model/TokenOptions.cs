@@ -52,6 +52,15 @@ public sealed class TokenOptions
     /// <summary>When the previous hash keys retire (none: until they are removed from configuration).</summary>
     public DateTimeOffset? PreviousClientSecretHashKeysUntil { get; set; }
 
+    /// <summary>A back-channel logout the client did not take is tried again after this, then after twice as long each time.</summary>
+    public TimeSpan BackchannelLogoutRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long after a session ended its client's back-channel logout is still tried; then it is abandoned (audited).</summary>
+    public TimeSpan BackchannelLogoutRetryPeriod { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long one back-channel logout request may take.</summary>
+    public TimeSpan BackchannelLogoutTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The public first-party client whose tokens a sign-in issues unless the login names another.</summary>
     public string DefaultClientId { get; set; } = Protocol.Clients.PlatformApp;
 
@@ -68,6 +77,9 @@ public sealed class TokenOptions
         o.KeyAnnouncementPeriod < o.KeyRotationPeriod ? null : "Token:KeyAnnouncementPeriod must be shorter than Token:KeyRotationPeriod.",
         OptionsRule.Positive(o.KeyRefreshInterval, "Token:KeyRefreshInterval"),
         OptionsRule.Positive(o.ClientCacheDuration, "Token:ClientCacheDuration"),
+        OptionsRule.Positive(o.BackchannelLogoutRetryDelay, "Token:BackchannelLogoutRetryDelay"),
+        OptionsRule.Positive(o.BackchannelLogoutRetryPeriod, "Token:BackchannelLogoutRetryPeriod"),
+        o.BackchannelLogoutTimeout > TimeSpan.Zero && o.BackchannelLogoutTimeout <= TimeSpan.FromSeconds(20) ? null : "Token:BackchannelLogoutTimeout must be positive and at most 20 seconds (a claimed notification is leased for 30).",
         OptionsRule.Required(o.DefaultClientId, "Token:DefaultClientId"));
 
     /// <summary>How long a revocation key lives in Redis: longer than any access token it can concern.</summary>

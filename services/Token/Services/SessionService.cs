@@ -18,6 +18,7 @@ namespace SecurePlatform.Token.Services;
 public sealed class SessionService(
     TokenDbContext db,
     RevocationDelivery revocations,
+    BackchannelLogoutDelivery backchannelLogouts,
     OutboxSignal outboxSignal,
     SessionPolicy policy,
     TimeProvider clock)
@@ -176,6 +177,10 @@ public sealed class SessionService(
         }
 
         var sids = sessions.Select(s => s.Id.ToString()).ToList();
+        if (sids.Count > 0)
+        {
+            backchannelLogouts.Notify();
+        }
         if (keep is null)
         {
             // Also covers a session being opened right now, which the list above cannot see yet.
@@ -214,6 +219,7 @@ public sealed class SessionService(
         outboxSignal.Notify();
         if (sids.Count > 0)
         {
+            backchannelLogouts.Notify();
             await revocations.DeliverSessionsAsync(sids);
         }
     }
@@ -248,6 +254,7 @@ public sealed class SessionService(
             db.AddIntegrationEvent(new SessionRevoked { SessionId = session.Id.ToString(), Reason = reason }.Stamp(SourceService, http, actor, session.Subject));
         }
         await db.SaveChangesAsync(cancellationToken);
+        backchannelLogouts.Notify();
         // Delivered even when tokendb already had it revoked: a retry by the client must still land.
         await revocations.DeliverSessionsAsync([session.Id.ToString()]);
     }

@@ -446,6 +446,18 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                         .HasColumnType("text[]")
                         .HasColumnName("amr");
 
+                    b.Property<int>("BackchannelLogoutAttempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("backchannel_logout_attempts");
+
+                    b.Property<DateTimeOffset?>("BackchannelLogoutDoneAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("backchannel_logout_done_at");
+
+                    b.Property<DateTimeOffset?>("BackchannelLogoutNextAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("backchannel_logout_next_at");
+
                     b.Property<Guid?>("BrowserSessionId")
                         .HasColumnType("uuid")
                         .HasColumnName("browser_session_id");
@@ -520,6 +532,10 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                     b.HasIndex("Subject")
                         .HasDatabaseName("ix_sessions_subject")
                         .HasFilter("revoked_at IS NULL");
+
+                    b.HasIndex("ClientId", "RevokedAt")
+                        .HasDatabaseName("ix_sessions_client_id_revoked_at")
+                        .HasFilter("revoked_at IS NOT NULL AND backchannel_logout_done_at IS NULL");
 
                     b.ToTable("sessions", (string)null);
                 });
