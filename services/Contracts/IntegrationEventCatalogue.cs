@@ -34,6 +34,7 @@ public static class IntegrationEventCatalogue
         typeof(SessionRevoked),
         typeof(AllSessionsRevoked),
         typeof(SigningKeyRotated),
+        typeof(SigningKeyRevoked),
         typeof(ClientRegistered),
         typeof(ClientUpdated),
         typeof(ClientDeleted),
