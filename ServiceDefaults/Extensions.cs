@@ -37,6 +37,7 @@ public static class ServiceDefaultsExtensions
         builder.AddErrorMonitoring();
         builder.AddDefaultHealthChecks();
         builder.AddSecurityDefaults();
+        builder.AddGracefulShutdown();
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
@@ -49,6 +50,18 @@ public static class ServiceDefaultsExtensions
             openApi.AddDocumentTransformer<PublicServerTransformer>();
             openApi.AddSchemaTransformer<ValidationSchemaTransformer>(); // each field's rules (a no-op without validators)
         });
+        return builder;
+    }
+
+    /// <summary>
+    /// SIGTERM: the web server stops accepting and lets in-flight requests finish, then the outbox publishes what they
+    /// committed, then the bus stops, all within <c>HostOptions:ShutdownTimeout</c>. Its default (25 s) is below
+    /// Kubernetes' default termination grace period (30 s), so the host ends itself before it would be killed.
+    /// </summary>
+    public static TBuilder AddGracefulShutdown<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));
+        builder.Services.Configure<HostOptions>(builder.Configuration.GetSection("HostOptions"));
         return builder;
     }
 

@@ -27,6 +27,8 @@
 #   RMQ_MANAGEMENT=1     0 = no management plugin (HTTP UI/API); RabbitMQ then stops ~5 s faster
 #   INFRA_WAIT_SECS=90   readiness timeout per server
 #   INFRA_NO_INSTALL=1   never call apt-get
+#   PG_TLS_DIR           a folder with server.crt and server.key (PEM): PostgreSQL then serves TLS 1.2+ and
+#                        accepts TLS connections only (pg_hba hostssl). Meant for an instance of its own.
 set -euo pipefail
 
 # ------------------------------------------------------------------ settings
@@ -317,6 +319,17 @@ pg_up() {
   printf "%s\n" "# written by eng/infra.sh on every start" "listen_addresses = '127.0.0.1'" \
     "port = $PG_PORT" "unix_socket_directories = ''" "max_connections = 300" \
     | as_pg tee "$data/infra.conf" >/dev/null
+  if [[ -n "${PG_TLS_DIR:-}" ]]; then
+    # The key must belong to 'postgres' and be private, so the server reads copies inside its own folder.
+    as_pg mkdir -p "$d/tls"
+    cat "$PG_TLS_DIR/server.crt" | as_pg tee "$d/tls/server.crt" >/dev/null
+    ( umask 077; cat "$PG_TLS_DIR/server.key" | as_pg tee "$d/tls/server.key" >/dev/null )
+    as_pg chmod 600 "$d/tls/server.key"
+    printf "%s\n" "ssl = on" "ssl_cert_file = '$d/tls/server.crt'" "ssl_key_file = '$d/tls/server.key'" \
+      "ssl_min_protocol_version = 'TLSv1.2'" | as_pg tee -a "$data/infra.conf" >/dev/null
+    printf "%s\n" "# written by eng/infra.sh (PG_TLS_DIR): TLS connections only" \
+      "hostssl all all 127.0.0.1/32 scram-sha-256" | as_pg tee "$data/pg_hba.conf" >/dev/null
+  fi
   as_pg touch "$d/postgres.log"   # must belong to 'postgres' before anyone appends to it
   # shellcheck disable=SC2094  # pg_ctl's own errors go to the same log (both only append)
   ( close_inherited_fds; as_pg "$bin/pg_ctl" -D "$data" -l "$d/postgres.log" -w -t "$WAIT_SECS" start ) \

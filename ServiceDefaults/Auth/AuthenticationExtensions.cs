@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
 namespace SecurePlatform.ServiceDefaults.Auth;
@@ -74,7 +75,19 @@ public static class AuthenticationExtensions
         }
 
         builder.Services.AddOptions<RevocationOptions>().Bind(section.GetSection("Revocation")).ValidateRulesOnStart(RevocationOptions.Validate);
-        builder.Services.AddSingleton<RevocationCache>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var cache = ActivatorUtilities.CreateInstance<RevocationCache>(sp);
+            // A revoked key's replacement signs at once, unannounced: fetch JWKS now rather than failing the
+            // first request that carries the new kid (RefreshOnIssuerKeyNotFound only helps the one after it).
+            cache.SigningKeyRevoked += () =>
+            {
+                var manager = sp.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme).ConfigurationManager;
+                manager?.RequestRefresh();
+                _ = manager?.GetConfigurationAsync(CancellationToken.None);
+            };
+            return cache;
+        });
         builder.Services.AddSingleton<ISessionRevocationCheck>(sp => sp.GetRequiredService<RevocationCache>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RevocationCache>());
         if (options.Revocation.FailOpen)
@@ -97,6 +110,9 @@ public static class AuthenticationExtensions
             jwt.MapInboundClaims = false;
             jwt.IncludeErrorDetails = false; // never tell a caller which check failed
             jwt.RefreshOnIssuerKeyNotFound = true; // a new signing key appears in JWKS before it signs
+            // How often an unknown kid (or a key revocation) may make JWKS be fetched again; the default 5 minutes
+            // would leave a second emergency replacement unknown here for that long.
+            jwt.RefreshInterval = TimeSpan.FromSeconds(5);
             jwt.TokenValidationParameters = new TokenValidationParameters
             {
                 ValidateIssuer = true,
@@ -137,12 +153,28 @@ public static class AuthenticationExtensions
             context.Fail("no subject");
             return;
         }
-        // Tokens without a session are client-credentials tokens (short-lived, no sign-in to revoke).
+        var check = services.GetRequiredService<ISessionRevocationCheck>();
+        // A revoked (compromised) signing key: its tokens are refused whoever they name. JWKS is cached for hours,
+        // so the key leaving JWKS is not enough; the revoked-key list is read like session revocations.
+        var kid = (context.SecurityToken as JsonWebToken)?.Kid;
+        var keyState = kid is null ? RevocationState.Active : await check.CheckSigningKeyAsync(kid, context.HttpContext.RequestAborted);
+        if (keyState == RevocationState.Revoked)
+        {
+            context.Fail("signing key revoked");
+            return;
+        }
+        // Tokens without a session are client-credentials tokens (short-lived, no sign-in to revoke). While Redis
+        // cannot be asked they are checked against the revoked keys this service already knows.
         if (sid is null)
         {
             return;
         }
-        switch (await services.GetRequiredService<ISessionRevocationCheck>().CheckAsync(sid, sub, context.HttpContext.RequestAborted))
+        var state = await check.CheckAsync(sid, sub, context.HttpContext.RequestAborted);
+        if (state == RevocationState.Active && keyState == RevocationState.Unknown)
+        {
+            state = RevocationState.Unknown;
+        }
+        switch (state)
         {
             case RevocationState.Revoked:
                 context.Fail("session revoked");

@@ -25,6 +25,13 @@ public interface ISessionRevocationCheck
     ValueTask<RevocationState> CheckAsync(string sid, string sub, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Whether the signing key <paramref name="kid"/> was revoked. Answered from memory while the revocation channel
+    /// is live (the list is loaded at start and after every reconnect, and each revocation arrives as a message);
+    /// otherwise Redis is asked. Never throws for an unreachable store.
+    /// </summary>
+    ValueTask<RevocationState> CheckSigningKeyAsync(string kid, CancellationToken cancellationToken);
+
+    /// <summary>
     /// False when the store is known to be unreachable right now (disconnected, or the circuit is open): a
     /// token issued now could not be checked. Costs nothing (no round trip).
     /// </summary>
@@ -84,8 +91,14 @@ public sealed class RevocationOptions
 public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedService
 {
     private static readonly ResiliencePropertyKey<(string Sid, string Sub, long RequiredCompleteMs)> SessionKey = new("session");
+    private static readonly ResiliencePropertyKey<string> SigningKeyId = new("kid");
 
     private readonly ConcurrentDictionary<string, string> _cleanSessions = new(StringComparer.Ordinal); // sid -> sub
+    private readonly ConcurrentDictionary<string, byte> _revokedSigningKeys = new(StringComparer.Ordinal);
+    private volatile bool _signingKeysLoaded; // the whole list was read while subscribed: absence means "not revoked"
+
+    /// <summary>Raised when a revocation message names a signing key (its replacement is in JWKS already).</summary>
+    public event Action? SigningKeyRevoked;
     private readonly IConnectionMultiplexer _redis;
     private readonly RevocationOptions _options;
     private readonly ILogger<RevocationCache> _logger;
@@ -206,6 +219,73 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
         return state;
     }
 
+    public async ValueTask<RevocationState> CheckSigningKeyAsync(string kid, CancellationToken cancellationToken)
+    {
+        if (_revokedSigningKeys.ContainsKey(kid))
+        {
+            return RevocationState.Revoked;
+        }
+        if (_trusted && _signingKeysLoaded)
+        {
+            return RevocationState.Active;
+        }
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        try
+        {
+            context.Properties.Set(SigningKeyId, kid);
+            var state = await _pipeline.ExecuteAsync(static async (ctx, redis) =>
+            {
+                if (!redis.IsConnected)
+                {
+                    throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "not connected");
+                }
+                var revoked = await redis.GetDatabase().SetContainsAsync(SessionRevocation.SigningKeysKey, ctx.Properties.GetValue(SigningKeyId, ""))
+                    .WaitAsync(ctx.CancellationToken);
+                return revoked ? RevocationState.Revoked : RevocationState.Active;
+            }, context, _redis);
+            if (state == RevocationState.Revoked)
+            {
+                _revokedSigningKeys.TryAdd(kid, 0);
+            }
+            return state;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or TimeoutRejectedException or BrokenCircuitException)
+        {
+            return RevocationState.Unknown;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private async Task TrustAgainAsync()
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        if (_redis.IsConnected)
+        {
+            await LoadSigningKeysAsync(); // a key revoked while this service was cut off
+            _trusted = true;
+        }
+    }
+
+    /// <summary>Reads the whole revoked-key list; only then does a key missing from memory mean "not revoked".</summary>
+    private async Task LoadSigningKeysAsync()
+    {
+        try
+        {
+            foreach (var kid in await _redis.GetDatabase().SetMembersAsync(SessionRevocation.SigningKeysKey))
+            {
+                _revokedSigningKeys.TryAdd(kid.ToString(), 0);
+            }
+            _signingKeysLoaded = _redis.IsConnected;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRedisUnavailable(ex.GetType().Name, _options.FailOpen);
+        }
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _redis.ConnectionFailed += (_, _) =>
@@ -219,12 +299,13 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
             // Redis is back: ask it on the next check instead of waiting out the break.
             _ = _control.CloseAsync(CancellationToken.None);
             // Re-subscription follows the restore; trust the cache again once that has had time to happen.
-            _ = Task.Delay(TimeSpan.FromSeconds(1)).ContinueWith(_ => { if (_redis.IsConnected) { _trusted = true; } }, TaskScheduler.Default);
+            _ = TrustAgainAsync();
         };
         try
         {
             var channel = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(SessionRevocation.Channel));
             channel.OnMessage(message => Apply(message.Message.ToString()));
+            await LoadSigningKeysAsync(); // after subscribing: a revocation in between arrives as a message
             _trusted = _redis.IsConnected;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -239,7 +320,12 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
     internal void Apply(string message)
     {
         Interlocked.Increment(ref _epoch);
-        if (message.StartsWith("sid:", StringComparison.Ordinal))
+        if (message.StartsWith("kid:", StringComparison.Ordinal))
+        {
+            _revokedSigningKeys.TryAdd(message[4..], 0);
+            SigningKeyRevoked?.Invoke();
+        }
+        else if (message.StartsWith("sid:", StringComparison.Ordinal))
         {
             _cleanSessions.TryRemove(message[4..], out _);
         }
@@ -259,6 +345,7 @@ public sealed partial class RevocationCache : ISessionRevocationCheck, IHostedSe
     private void Distrust()
     {
         _trusted = false;
+        _signingKeysLoaded = false; // messages may have been lost: reloaded once Redis is back
         Interlocked.Increment(ref _epoch);
         _cleanSessions.Clear();
     }

@@ -25,6 +25,14 @@ public static class SessionRevocation
 
     public static string SidMessage(string sid) => "sid:" + sid;
 
+    /// <summary>
+    /// The set of revoked signing key ids (no expiry: there are few, and a revoked key never comes back). A service
+    /// caches JWKS for hours, so taking a key out of JWKS alone would not stop its tokens; this list does.
+    /// </summary>
+    public const string SigningKeysKey = "revoked:kids";
+
+    public static string SigningKeyMessage(string kid) => "kid:" + kid;
+
     public static string SubMessage(string sub, long revokedAtMs) => $"sub:{revokedAtMs}:{sub}";
 
     /// <summary>

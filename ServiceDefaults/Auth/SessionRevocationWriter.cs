@@ -40,6 +40,14 @@ public sealed class SessionRevocationWriter(IConnectionMultiplexer redis)
         await Task.WhenAll(writes);
     }
 
+    /// <summary>Revokes a signing key: every service refuses the tokens it signed, within a channel message.</summary>
+    public async Task RevokeSigningKeyAsync(string kid)
+    {
+        var db = redis.GetDatabase();
+        await db.SetAddAsync(SessionRevocation.SigningKeysKey, kid);
+        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SigningKeyMessage(kid));
+    }
+
     private static readonly LuaScript RaiseMarker = LuaScript.Prepare(
         "local v = redis.call('GET', @key) if (not v) or (tonumber(v) or 0) < tonumber(@value) then redis.call('SET', @key, @value) end return 1");
 
@@ -56,11 +64,17 @@ public sealed class SessionRevocationWriter(IConnectionMultiplexer redis)
     /// its lifetime, and announces them on the channel so no cache keeps a session it filled meanwhile. Idempotent.
     /// </summary>
     public async Task RestoreAsync(
-        IReadOnlyCollection<(string Sid, TimeSpan Ttl)> sessions, IReadOnlyCollection<(string Sub, long RevokedAtMs, TimeSpan Ttl)> subjects, long completeAsOfMs)
+        IReadOnlyCollection<(string Sid, TimeSpan Ttl)> sessions, IReadOnlyCollection<(string Sub, long RevokedAtMs, TimeSpan Ttl)> subjects,
+        IReadOnlyCollection<string> signingKeys, long completeAsOfMs)
     {
         var db = redis.GetDatabase();
         var batch = db.CreateBatch();
         var writes = new List<Task>();
+        foreach (var kid in signingKeys)
+        {
+            writes.Add(batch.SetAddAsync(SessionRevocation.SigningKeysKey, kid));
+            writes.Add(batch.PublishAsync(RedisChannel.Literal(SessionRevocation.Channel), SessionRevocation.SigningKeyMessage(kid)));
+        }
         foreach (var (sub, revokedAtMs, ttl) in subjects)
         {
             writes.Add(batch.ScriptEvaluateAsync(RaiseSubject, new { key = (RedisKey)SessionRevocation.SubKey(sub), value = revokedAtMs, ttl = (long)ttl.TotalMilliseconds }));

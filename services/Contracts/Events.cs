@@ -209,6 +209,18 @@ public sealed record SigningKeyRotated : IntegrationEvent
     public string Algorithm { get; init; } = "";
 }
 
+/// <summary>
+/// A signing key withdrawn at once (compromised): no longer published or used, and every service refuses the
+/// tokens it signed. <see cref="IntegrationEvent.Actor"/> is the administrator; <see cref="ReplacementKeyId"/> is
+/// the key that took over signing, when the revoked one was signing.
+/// </summary>
+public sealed record SigningKeyRevoked : IntegrationEvent
+{
+    public string KeyId { get; init; } = "";
+
+    public string? ReplacementKeyId { get; init; }
+}
+
 /// <summary>Which profile fields changed: names only, never values.</summary>
 public sealed record ProfileUpdated : IntegrationEvent
 {

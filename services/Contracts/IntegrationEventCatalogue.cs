@@ -35,6 +35,7 @@ public static class IntegrationEventCatalogue
         typeof(AllSessionsRevoked),
         typeof(BackchannelLogoutNotified),
         typeof(SigningKeyRotated),
+        typeof(SigningKeyRevoked),
         typeof(ClientRegistered),
         typeof(ClientUpdated),
         typeof(ClientDeleted),

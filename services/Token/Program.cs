@@ -17,6 +17,7 @@ app.MapExternalSignInApi();
 app.MapTokenApi();
 app.MapSessionsApi();
 app.MapAdminClientsApi();
+app.MapAdminSigningKeysApi();
 app.MapGrantsApi();
 
 app.Run();

@@ -17,17 +17,9 @@ public sealed class TlsTests : IDisposable
 {
     private const string ClientSecret = "tls-test-client-secret-0123456789abcdef";
     private readonly string _dir = Directory.CreateTempSubdirectory("sp-tls-").FullName;
-    private readonly X509Certificate2 _ca;
-    private readonly RSA _caKey = RSA.Create(2048);
+    private readonly TestCertificateAuthority _authority = new();
 
-    public TlsTests()
-    {
-        var request = new CertificateRequest("CN=SecurePlatform test CA", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        _ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
-        File.WriteAllText(CaPath, _ca.ExportCertificatePem());
-    }
+    public TlsTests() => _authority.WriteCertificate(CaPath);
 
     private string CaPath => Path.Combine(_dir, "ca.pem");
 
@@ -36,22 +28,7 @@ public sealed class TlsTests : IDisposable
     private string KeyPath(string name) => Path.Combine(_dir, name + ".key");
 
     /// <summary>Issues a server certificate for 127.0.0.1 into name.pem/name.key; returns its serial number.</summary>
-    private string IssueServerCertificate(string name)
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        san.AddDnsName("localhost");
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using var certificate = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(12));
-        // Key first, then the certificate: the watcher reloads on the certificate's change.
-        File.WriteAllText(KeyPath(name), key.ExportPkcs8PrivateKeyPem());
-        File.WriteAllText(CertificatePath(name), certificate.ExportCertificatePem());
-        return certificate.SerialNumber;
-    }
+    private string IssueServerCertificate(string name) => _authority.IssueServerCertificate(CertificatePath(name), KeyPath(name));
 
     private bool TrustedByTestCa(X509Certificate? certificate, SslPolicyErrors errors)
     {
@@ -61,7 +38,7 @@ public sealed class TlsTests : IDisposable
         }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(_ca);
+        chain.ChainPolicy.CustomTrustStore.Add(_authority.Certificate);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var presented = new X509Certificate2(certificate);
         return chain.Build(presented);
@@ -195,8 +172,7 @@ public sealed class TlsTests : IDisposable
 
     public void Dispose()
     {
-        _ca.Dispose();
-        _caKey.Dispose();
+        _authority.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 }

@@ -84,7 +84,7 @@ public static class TestEnvironment
 /// Drives <c>eng/infra.sh</c>. The default instance is the shared one; fault tests make their own
 /// (own data folder, ports shifted by an offset) so stopping a server there disturbs no other test.
 /// </summary>
-public sealed class InfraInstance(string? infraDir = null, int portOffset = 0)
+public sealed class InfraInstance(string? infraDir = null, int portOffset = 0, IReadOnlyDictionary<string, string>? settings = null)
 {
     public IReadOnlyDictionary<string, string> Env()
     {
@@ -112,6 +112,10 @@ public sealed class InfraInstance(string? infraDir = null, int portOffset = 0)
             start.Environment["INFRA_DIR"] = infraDir;
             start.Environment["INFRA_PORT_OFFSET"] = portOffset.ToString(System.Globalization.CultureInfo.InvariantCulture);
             start.Environment["RMQ_MANAGEMENT"] = "0";
+        }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value; // eng/infra.sh's own settings (PG_TLS_DIR, say)
         }
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();

@@ -35,13 +35,20 @@ public sealed class OutboxOptions
     /// <summary>How often sent rows older than <see cref="SentRetention"/> are deleted.</summary>
     public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// At shutdown, how long the dispatcher may keep publishing what requests committed (the web server has stopped
+    /// and drained by then). Whatever is left stays in the outbox and is published after the next start.
+    /// </summary>
+    public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     public static IEnumerable<string> Validate(OutboxOptions o) => OptionsRule.Failures(
         OptionsRule.AtLeast(o.BatchSize, 1, "Outbox:BatchSize"),
         OptionsRule.Positive(o.PollInterval, "Outbox:PollInterval"),
         OptionsRule.Positive(o.PublishTimeout, "Outbox:PublishTimeout"),
         OptionsRule.Positive(o.MaxBackoff, "Outbox:MaxBackoff"),
         OptionsRule.NotNegative(o.SentRetention, "Outbox:SentRetention"),
-        OptionsRule.Positive(o.CleanupInterval, "Outbox:CleanupInterval"));
+        OptionsRule.Positive(o.CleanupInterval, "Outbox:CleanupInterval"),
+        OptionsRule.NotNegative(o.ShutdownFlushTimeout, "Outbox:ShutdownFlushTimeout"));
 }
 
 /// <summary>
@@ -89,6 +96,33 @@ internal sealed partial class OutboxDispatcher<TContext>(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// Stops the loop, then publishes the rows still pending within <see cref="OutboxOptions.ShutdownFlushTimeout"/>.
+    /// The host stops the web server first (its requests have finished) and the bus after this, so what a completed
+    /// request committed goes out now rather than at the next start.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(_options.ShutdownFlushTimeout);
+        var flushed = 0;
+        try
+        {
+            int published;
+            while ((published = await DispatchBatchAsync(budget.Token)) > 0)
+            {
+                flushed += published;
+            }
+            LogFlushed(flushed);
+        }
+        catch (Exception ex)
+        {
+            // The rows stay in the outbox, unsent: the next start publishes them.
+            LogFlushIncomplete(flushed, ex.GetType().Name);
         }
     }
 
@@ -201,6 +235,12 @@ internal sealed partial class OutboxDispatcher<TContext>(
             .ToList();
         return Microsoft.Extensions.Hosting.Telemetry.Source.StartActivity("outbox publish", ActivityKind.Producer, default(ActivityContext), links: links);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox flushed at shutdown: {Count} events published")]
+    private partial void LogFlushed(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox flush at shutdown stopped after {Count} events ({ErrorType}); the rest is published after the next start")]
+    private partial void LogFlushIncomplete(int count, string errorType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox dispatch failed ({ErrorType}), attempt {Attempt}; retrying in {DelayMs} ms")]
     private partial void LogDispatchFailed(string errorType, int attempt, double delayMs);

@@ -10,7 +10,9 @@ using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Server;
 using SecurePlatform.Contracts;
 using SecurePlatform.Messaging;
+using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Token.Model;
+using StackExchange.Redis;
 
 namespace SecurePlatform.Token.Infrastructure;
 
@@ -19,7 +21,8 @@ namespace SecurePlatform.Token.Infrastructure;
 /// through Redis), rotated on a schedule that every replica reads from the database. Signing keys are
 /// self-signed certificates whose validity starts at activation: OpenIddict publishes every registered key
 /// in JWKS but signs only with a currently valid one (the one valid longest), so a scheduled key is
-/// announced before it signs and a retired one keeps verifying until its tokens have expired.
+/// announced before it signs and a retired one keeps verifying until its tokens have expired. An emergency
+/// revocation (<see cref="RevokeAsync"/>) withdraws a key at once; when it was signing, a new key takes over.
 /// </summary>
 public sealed partial class KeyRing(
     IServiceScopeFactory scopes,
@@ -27,12 +30,13 @@ public sealed partial class KeyRing(
     IOptions<TokenOptions> options,
     TimeProvider clock,
     IMeterFactory meters,
+    IConnectionMultiplexer redis,
     ILogger<KeyRing> logger)
     : BackgroundService, IConfigureOptions<OpenIddictServerOptions>, IOptionsChangeTokenSource<OpenIddictServerOptions>
 {
     public const string MeterName = "SecurePlatform.Token.KeyRing";
 
-    private const string SigningUse = "signing";
+    public const string SigningUse = "signing";
     private const string EncryptionUse = "encryption";
     private static readonly long LockId = BitConverter.ToInt64(SHA256.HashData("secureplatform:token:keyring"u8)[..8]);
 
@@ -44,6 +48,8 @@ public sealed partial class KeyRing(
     private readonly Counter<long> _refreshFailures = meters.Create(MeterName)
         .CreateCounter<long>("secureplatform.token.key_ring.refresh_failures", description: "Key ring refreshes (rotation included) that failed");
     private volatile string? _lastFailure;
+    private readonly SemaphoreSlim _gate = new(1, 1); // one refresh or revocation at a time (_material is not thread-safe)
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public string Name => Microsoft.Extensions.Options.Options.DefaultName;
 
@@ -51,6 +57,9 @@ public sealed partial class KeyRing(
     public string? LastRefreshFailure => _lastFailure;
 
     public string? ActiveKeyId => _snapshot?.ActiveKeyId;
+
+    /// <summary>The signing keys in JWKS right now.</summary>
+    public IReadOnlyList<string> PublishedKeyIds => _snapshot?.PublishedKeyIds ?? [];
 
     public IChangeToken GetChangeToken() => new CancellationChangeToken(_changed.Token);
 
@@ -66,17 +75,79 @@ public sealed partial class KeyRing(
     /// <summary>Makes sure the keys the schedule needs exist, then loads them. Called at start-up and on every tick.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await RefreshCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Revokes signing key <paramref name="kid"/> now: it is no longer published or used, and when it was the one
+    /// signing, a new key activates in the same transaction (so no older key signs again). The caller puts the
+    /// key on the revoked list every service checks; other replicas reload their keys when that message arrives.
+    /// </summary>
+    public async Task<KeyRevocation> RevokeAsync(string kid, Func<SigningKeyRevoked, SigningKeyRevoked> stamp, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            string? replacement = null;
+            await using (var scope = scopes.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
+                await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+                await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockId})", cancellationToken);
+                var now = clock.GetUtcNow();
+                var key = await db.SigningKeys.SingleOrDefaultAsync(k => k.Id == kid && k.Use == SigningUse, cancellationToken);
+                if (key is null)
+                {
+                    return new KeyRevocation(KeyRevocationOutcome.NotFound, null);
+                }
+                if (key.RevokedAt is not null)
+                {
+                    return new KeyRevocation(KeyRevocationOutcome.AlreadyRevoked, null);
+                }
+                var signing = Usable(await db.SigningKeys.AsNoTracking().Where(k => k.Use == SigningUse && k.RevokedAt == null).ToListAsync(cancellationToken));
+                key.RevokedAt = now;
+                if (KeyRotationPlan.Active(signing, now)?.Id == kid)
+                {
+                    var successor = NewSigningKey(now, now);
+                    db.SigningKeys.Add(successor);
+                    replacement = successor.Id;
+                    LogKeyCreated(successor.Id, successor.Algorithm, now);
+                }
+                db.AddIntegrationEvent(stamp(new SigningKeyRevoked { KeyId = kid, ReplacementKeyId = replacement }));
+                await db.SaveChangesAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            LogKeyRevoked(kid, replacement);
+            await RefreshCoreAsync(cancellationToken); // this replica stops publishing and signing with it now
+            return new KeyRevocation(KeyRevocationOutcome.Revoked, replacement);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task RefreshCoreAsync(CancellationToken cancellationToken)
+    {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
         var now = clock.GetUtcNow();
         var keys = Usable(await db.SigningKeys.AsNoTracking().ToListAsync(cancellationToken));
-        var signing = keys.Where(k => k.Use == SigningUse).ToList();
+        var signing = keys.Where(k => k.Use == SigningUse && k.RevokedAt is null).ToList();
         if (!keys.Any(k => k.Use == EncryptionUse)
             || KeyRotationPlan.SuccessorDue(signing, now, _options.KeyRotationPeriod, _options.KeyAnnouncementPeriod) is not null)
         {
             await CreateDueKeysAsync(db, cancellationToken);
             keys = Usable(await db.SigningKeys.AsNoTracking().ToListAsync(cancellationToken));
-            signing = keys.Where(k => k.Use == SigningUse).ToList();
+            signing = keys.Where(k => k.Use == SigningUse && k.RevokedAt is null).ToList();
         }
 
         var published = KeyRotationPlan.Published(signing, now, MaxTokenLifetime);
@@ -108,6 +179,22 @@ public sealed partial class KeyRing(
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await RefreshAsync(cancellationToken); // before the first request: OpenIddict needs keys
+        try
+        {
+            // A key revoked through another replica: reload now rather than at the next tick.
+            var channel = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(SessionRevocation.Channel));
+            channel.OnMessage(message =>
+            {
+                if (message.Message.ToString().StartsWith("kid:", StringComparison.Ordinal))
+                {
+                    Interlocked.Exchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                }
+            });
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRefreshFailed(ex, ex.GetType().Name); // the tick still reloads the keys
+        }
         await base.StartAsync(cancellationToken);
     }
 
@@ -123,7 +210,8 @@ public sealed partial class KeyRing(
             }
             try
             {
-                await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, clock, stoppingToken);
+                await Task.WhenAny(Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, clock, stoppingToken), _wake.Task);
+                stoppingToken.ThrowIfCancellationRequested();
                 await RefreshAsync(stoppingToken);
                 _lastFailure = null;
             }
@@ -145,6 +233,7 @@ public sealed partial class KeyRing(
     public override void Dispose()
     {
         _changed.Dispose();
+        _gate.Dispose();
         base.Dispose();
     }
 
@@ -203,7 +292,7 @@ public sealed partial class KeyRing(
                 ProtectedMaterial = _protector.Protect(RandomNumberGenerator.GetBytes(32)),
             });
         }
-        var signing = keys.Where(k => k.Use == SigningUse).ToList();
+        var signing = keys.Where(k => k.Use == SigningUse && k.RevokedAt is null).ToList();
         if (KeyRotationPlan.SuccessorDue(signing, now, _options.KeyRotationPeriod, _options.KeyAnnouncementPeriod) is { } activatesAt)
         {
             var previous = KeyRotationPlan.Active(signing, now);
@@ -304,12 +393,25 @@ public sealed partial class KeyRing(
     [LoggerMessage(Level = LogLevel.Information, Message = "Created signing key {KeyId} ({Algorithm}), active from {ActivatesAt:O}")]
     private partial void LogKeyCreated(string keyId, string algorithm, DateTimeOffset activatesAt);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Signing key {KeyId} revoked; replaced by {ReplacementKeyId}")]
+    private partial void LogKeyRevoked(string keyId, string? replacementKeyId);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Key {KeyId} cannot be decrypted (Data Protection key ring lost?); it is skipped")]
     private partial void LogUnusableKey(string keyId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Key ring refresh failed ({ErrorType}); keeping the loaded keys, key rotation is stalled until a refresh succeeds")]
     private partial void LogRefreshFailed(Exception exception, string errorType);
 }
+
+public enum KeyRevocationOutcome
+{
+    Revoked,
+    NotFound,
+    AlreadyRevoked,
+}
+
+/// <summary>What a revocation did; <see cref="ReplacementKeyId"/> is the key that took over signing, if one had to.</summary>
+public sealed record KeyRevocation(KeyRevocationOutcome Outcome, string? ReplacementKeyId);
 
 /// <summary>Degraded while the key ring cannot refresh: tokens still verify, but no key rotates until it can.</summary>
 public sealed class KeyRingHealthCheck(KeyRing keys) : IHealthCheck

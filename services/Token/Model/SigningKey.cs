@@ -16,6 +16,12 @@ public sealed class SigningKey
     /// <summary>When it starts signing; before that it is only published.</summary>
     public DateTimeOffset ActivatesAt { get; set; }
 
+    /// <summary>
+    /// Set by an emergency revocation (the key is thought compromised): never published or used again, and
+    /// every service refuses the tokens it signed.
+    /// </summary>
+    public DateTimeOffset? RevokedAt { get; set; }
+
     /// <summary>Protected key material: PKCS#12 for signing keys, raw bytes for encryption keys.</summary>
     public byte[] ProtectedMaterial { get; set; } = [];
 }

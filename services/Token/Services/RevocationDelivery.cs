@@ -15,7 +15,7 @@ namespace SecurePlatform.Token.Services;
 /// every service's check reads them), whatever Redis is doing. The request path tries one write within a short
 /// budget; when that fails — or Redis reconnects (it may have restarted empty), or token-service starts (it may
 /// have crashed between commit and write) — the whole record is replayed: every session revoked within the key
-/// lifetime, from tokendb, each key with what is left of its lifetime, retried every 250 ms until it lands.
+/// lifetime and every revoked signing key, from tokendb, each key with what is left of its lifetime, retried every 250 ms until it lands.
 /// The sessions table is the outbox: a replay is idempotent, so nothing needs marking as sent.
 /// </summary>
 public sealed partial class RevocationDelivery(
@@ -81,6 +81,25 @@ public sealed partial class RevocationDelivery(
         {
             LogWriteFailed(ex.GetType().Name);
             QueueSubject(sub, revokedAtMs);
+        }
+    }
+
+    /// <summary>Puts a revoked signing key into Redis (committed in tokendb first); on failure the replay carries it.</summary>
+    public async Task DeliverSigningKeyAsync(string kid)
+    {
+        if (Pending || !redis.IsConnected)
+        {
+            MarkPending();
+            return;
+        }
+        try
+        {
+            await writer.RevokeSigningKeyAsync(kid).WaitAsync(WriteBudget);
+        }
+        catch (Exception ex) when (DependencyOutage.IsOutage(ex) || ex is RedisException or TimeoutException)
+        {
+            LogWriteFailed(ex.GetType().Name);
+            MarkPending();
         }
     }
 
@@ -151,10 +170,11 @@ public sealed partial class RevocationDelivery(
             .Where(s => s.RevokedAt > since)
             .Select(s => new { s.Id, s.RevokedAt })
             .ToListAsync(cancellationToken);
+        var revokedKeys = await db.SigningKeys.AsNoTracking().Where(k => k.RevokedAt != null).Select(k => k.Id).ToListAsync(cancellationToken);
         var nowMs = now.ToUnixTimeMilliseconds();
         var sessionKeys = revoked.Select(s => (s.Id.ToString(), Remaining(lifetime - (now - s.RevokedAt!.Value)))).ToList();
         var subjectKeys = subjects.Select(s => (s.Key, s.Value, Remaining(lifetime - TimeSpan.FromMilliseconds(nowMs - s.Value)))).ToList();
-        await writer.RestoreAsync(sessionKeys, subjectKeys, nowMs).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+        await writer.RestoreAsync(sessionKeys, subjectKeys, revokedKeys, nowMs).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
         foreach (var (sub, ms) in subjects)
         {
             _subjects.TryRemove(new KeyValuePair<string, long>(sub, ms));

@@ -566,6 +566,10 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                         .HasColumnType("bytea")
                         .HasColumnName("protected_material");
 
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("revoked_at");
+
                     b.Property<string>("Use")
                         .IsRequired()
                         .HasMaxLength(16)
