@@ -77,6 +77,10 @@ public class AvatarTests(ProfileFactory profile) : IClassFixture<ProfileFactory>
         using var smallImage = SKBitmap.Decode(await small.Content.ReadAsByteArrayAsync());
         Assert.Equal(64, smallImage.Width);
         await HttpAssert.IsProblemAsync(await other.GetAsync($"/profiles/{sub}/avatar?size=4096"), HttpStatusCode.BadRequest);
+        // A value that does not bind (not a number) is named like any other bad field, never echoed back.
+        var unbound = await HttpAssert.IsProblemAsync(await other.GetAsync($"/profiles/{sub}/avatar?size=abc%3Cscript%3E"), HttpStatusCode.BadRequest);
+        Assert.Equal(["invalid"], unbound.GetProperty("rules").GetProperty("size").EnumerateArray().Select(r => r.GetString()));
+        Assert.DoesNotContain("script", unbound.GetRawText(), StringComparison.OrdinalIgnoreCase);
         Assert.Equal(1, profile.WithDb(db => db.Set<OutboxMessage>().AsEnumerable().Count(m => m.Type.EndsWith("AvatarUploaded") && m.Payload.Contains(sub))));
     }
 
