@@ -22,8 +22,10 @@ public static class ValidationExtensions
         // The binding failure must reach BindingFailureExceptionHandler to be explained (which field, which rule);
         // with ThrowOnBadRequest=false the framework answers a bare 400 and drops the exception.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        // A client's mistake is not an error of ours; and as by default, what an IExceptionHandler answered (a dependency
+        // outage's 503) is logged by that handler, not again as unhandled. Setting the callback replaces that default.
         builder.Services.Configure<ExceptionHandlerOptions>(o =>
-            o.SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException); // a client's mistake, not an error of ours
+            o.SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException || c.ExceptionHandledBy == ExceptionHandledType.ExceptionHandlerService);
         builder.Services.AddExceptionHandler<BindingFailureExceptionHandler>();
         builder.Services.AddSingleton<PlatformValidationMarker>();
         var validators = new List<Type>();
