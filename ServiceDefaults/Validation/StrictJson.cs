@@ -90,7 +90,8 @@ public static class StrictJson
 /// <item>a route, query or header value that does not parse (<c>size=abc</c>): that parameter, <c>invalid</c>;</item>
 /// <item>a required route, query or header value left out: that parameter, <c>required</c>.</item>
 /// </list>
-/// The framework says which parameter only in its message (its wording is fixed, not localised); anything else
+/// The framework says which parameter only in its message (its wording is fixed, not localised; an <c>[AsParameters]</c>
+/// member's name is camelCased like a JSON path); anything else
 /// (415, 413, …) goes on to the default handler.
 /// </summary>
 internal sealed partial class BindingFailureExceptionHandler(IOptions<JsonOptions> json) : IExceptionHandler
@@ -125,12 +126,12 @@ internal sealed partial class BindingFailureExceptionHandler(IOptions<JsonOption
         }
         if (RequiredMissing().Match(bad.Message) is { Success: true } missing)
         {
-            return (missing.Groups["name"].Value, "required", "A value is required.");
+            return (ValidationExtensions.JsonPath(missing.Groups["name"].Value), "required", "A value is required.");
         }
         if (BindingFailed().Match(bad.Message) is { Success: true } failed)
         {
             // Never the value itself: it is the client's, and may be anything.
-            return (failed.Groups["name"].Value, "invalid", $"The value is not a valid {Describe(failed.Groups["type"].Value)}.");
+            return (ValidationExtensions.JsonPath(failed.Groups["name"].Value), "invalid", $"The value is not a valid {Describe(failed.Groups["type"].Value)}.");
         }
         return null;
     }
