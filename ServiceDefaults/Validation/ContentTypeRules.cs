@@ -22,6 +22,11 @@ public static class ContentTypeRules
         {
             return (StatusCodes.Status400BadRequest, "The Content-Type header is malformed.");
         }
+        if (media.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+            || media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        {
+            return null; // form posts (OpenID Connect protocol endpoints, pages) are decoded by the form reader, not here
+        }
         var charsets = media.Parameters.Where(p => p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase)).ToList();
         if (charsets.Count == 0)
         {

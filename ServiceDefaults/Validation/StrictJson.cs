@@ -82,23 +82,77 @@ public static class StrictJson
 }
 
 /// <summary>
-/// Turns the framework's "failed to read the JSON body" (a <see cref="BadHttpRequestException"/> around a
-/// <see cref="JsonException"/>) into the platform's validation problem naming the member; everything else goes on
-/// to the default handler.
+/// Turns the framework's binding failures (a <see cref="BadHttpRequestException"/>, thrown because
+/// <c>ThrowOnBadRequest</c> is on) into the platform's validation problem naming the field:
+/// <list type="bullet">
+/// <item>a body that failed to deserialise (a <see cref="JsonException"/> inside): the member and why, by <see cref="StrictJson.Explain"/>;</item>
+/// <item>a body that is missing or JSON <c>null</c>: <c>$</c>, <c>required</c>;</item>
+/// <item>a route, query or header value that does not parse (<c>size=abc</c>): that parameter, <c>invalid</c>;</item>
+/// <item>a required route, query or header value left out: that parameter, <c>required</c>.</item>
+/// </list>
+/// The framework says which parameter only in its message (its wording is fixed, not localised; an <c>[AsParameters]</c>
+/// member's name is camelCased like a JSON path); anything else
+/// (415, 413, …) goes on to the default handler.
 /// </summary>
-internal sealed class JsonBodyExceptionHandler(IOptions<JsonOptions> json) : IExceptionHandler
+internal sealed partial class BindingFailureExceptionHandler(IOptions<JsonOptions> json) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is not BadHttpRequestException { InnerException: JsonException jsonException } || httpContext.Response.HasStarted)
+        if (exception is not BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad || httpContext.Response.HasStarted
+            || Explain(bad, httpContext, json.Value.SerializerOptions) is not { } failure)
         {
             return false;
         }
-        // The exception handler has cleared the request's endpoint by now; the feature keeps it.
-        var requestType = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
-        var (field, rule, message) = StrictJson.Explain(jsonException, requestType, json.Value.SerializerOptions);
         httpContext.Response.StatusCode = StatusCodes.Status400BadRequest;
-        await FieldErrors.One(field, rule, message).ExecuteAsync(httpContext);
+        await FieldErrors.One(failure.Field, failure.Rule, failure.Message).ExecuteAsync(httpContext);
         return true;
     }
+
+    internal static (string Field, string Rule, string Message)? Explain(BadHttpRequestException bad, HttpContext httpContext, JsonSerializerOptions options)
+    {
+        if (bad.InnerException is JsonException jsonException)
+        {
+            // The exception handler has cleared the request's endpoint by now; the feature keeps it.
+            var requestType = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
+            return StrictJson.Explain(jsonException, requestType, options);
+        }
+        if (bad.InnerException is not null)
+        {
+            return null;
+        }
+        if (ImplicitBodyMissing().IsMatch(bad.Message) || RequiredMissing().Match(bad.Message) is { Success: true, Groups: var g } && g["source"].Value == "body")
+        {
+            return ("$", "required", "A JSON object is required.");
+        }
+        if (RequiredMissing().Match(bad.Message) is { Success: true } missing)
+        {
+            return (ValidationExtensions.JsonPath(missing.Groups["name"].Value), "required", "A value is required.");
+        }
+        if (BindingFailed().Match(bad.Message) is { Success: true } failed)
+        {
+            // Never the value itself: it is the client's, and may be anything.
+            return (ValidationExtensions.JsonPath(failed.Groups["name"].Value), "invalid", $"The value is not a valid {Describe(failed.Groups["type"].Value)}.");
+        }
+        return null;
+    }
+
+    private static string Describe(string typeName) => typeName.TrimEnd('?') switch
+    {
+        "int" or "long" or "short" or "byte" or "uint" or "ulong" or "Int32" or "Int64" => "whole number",
+        "decimal" or "double" or "float" => "number",
+        "bool" or "Boolean" => "boolean (true or false)",
+        "Guid" => "UUID",
+        "DateTimeOffset" or "DateTime" or "DateOnly" => "date (ISO 8601)",
+        "TimeSpan" => "duration",
+        _ => "value of this parameter",
+    };
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Implicit body inferred for parameter "[^"]+" but no body was provided""")]
+    private static partial System.Text.RegularExpressions.Regex ImplicitBodyMissing();
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Required parameter "(?<type>[^"]+) (?<name>[^" ]+)" was not provided from (?<source>[^.]+)\.""")]
+    private static partial System.Text.RegularExpressions.Regex RequiredMissing();
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Failed to bind parameter "(?<type>[^"]+) (?<name>[^" ]+)" from """)]
+    private static partial System.Text.RegularExpressions.Regex BindingFailed();
 }

@@ -30,7 +30,7 @@ public static class TextRules
 
     /// <summary>
     /// False where .NET runs without ICU (<c>InvariantGlobalization</c>): there it leaves non-ASCII text as it is,
-    /// so a service using these rules must run with ICU; <c>AddPlatformValidation</c> refuses to start otherwise.
+    /// so a service using these rules must run with ICU; a validator using <c>PlatformText</c> refuses to be built otherwise (at start-up).
     /// </summary>
     public static bool NormalizationAvailable
     {

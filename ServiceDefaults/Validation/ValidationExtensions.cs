@@ -18,34 +18,37 @@ public static class ValidationExtensions
 {
     public static IHostApplicationBuilder AddPlatformValidation(this IHostApplicationBuilder builder, params Assembly[] validatorAssemblies)
     {
-        if (!TextRules.NormalizationAvailable)
-        {
-            throw new InvalidOperationException("Unicode normalisation is unavailable: set <InvariantGlobalization>false</InvariantGlobalization> (the text rules need ICU).");
-        }
         builder.Services.ConfigureHttpJsonOptions(o => StrictJson.Apply(o.SerializerOptions));
-        // The JSON failure must reach JsonBodyExceptionHandler to be explained (which member, which rule);
+        // The binding failure must reach BindingFailureExceptionHandler to be explained (which field, which rule);
         // with ThrowOnBadRequest=false the framework answers a bare 400 and drops the exception.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        // A client's mistake is not an error of ours; and as by default, what an IExceptionHandler answered (a dependency
+        // outage's 503) is logged by that handler, not again as unhandled. Setting the callback replaces that default.
         builder.Services.Configure<ExceptionHandlerOptions>(o =>
-            o.SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException); // a client's mistake, not an error of ours
-        builder.Services.AddExceptionHandler<JsonBodyExceptionHandler>();
+            o.SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException || c.ExceptionHandledBy == ExceptionHandledType.ExceptionHandlerService);
+        builder.Services.AddExceptionHandler<BindingFailureExceptionHandler>();
         builder.Services.AddSingleton<PlatformValidationMarker>();
+        var validators = new List<Type>();
         foreach (var type in validatorAssemblies.SelectMany(a => a.GetTypes()).Where(t => t is { IsAbstract: false, IsGenericTypeDefinition: false }))
         {
             foreach (var contract in type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidator<>)))
             {
                 builder.Services.AddSingleton(contract, type);
+                validators.Add(contract);
             }
         }
+        // Every validator is built at start-up, so one that cannot work here (a text rule without ICU) stops the service then.
+        builder.Services.AddHostedService(services => new ValidatorStartupCheck(services, validators));
         return builder;
     }
 
     internal static bool HasPlatformValidation(this IServiceProvider services) => services.GetService<PlatformValidationMarker>() is not null;
 
-    /// <summary>Before any endpoint reads a body: refuse charsets other than UTF-8 (415).</summary>
+    /// <summary>Before any endpoint reads a body: refuse charsets other than UTF-8 (415), and bodies over an endpoint's own limit (413).</summary>
     internal static WebApplication UsePlatformValidation(this WebApplication app)
     {
         app.UseMiddleware<ContentTypeGuard>();
+        app.UseMiddleware<RequestBodyLimitGuard>();
         return app;
     }
 
@@ -99,4 +102,18 @@ public static class ValidationExtensions
     }
 
     private sealed class PlatformValidationMarker;
+
+    private sealed class ValidatorStartupCheck(IServiceProvider services, IReadOnlyList<Type> validators) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            foreach (var validator in validators)
+            {
+                _ = services.GetRequiredService(validator);
+            }
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 }

@@ -229,6 +229,9 @@ public sealed record ProfileUpdated : IntegrationEvent
 
 public sealed record ProfileDeleted : IntegrationEvent;
 
+/// <summary>An administrator read a user's whole profile (<c>Actor</c> the admin, <c>Subject</c> the user); the public view is not recorded.</summary>
+public sealed record ProfileViewed : IntegrationEvent;
+
 public sealed record AvatarUploaded : IntegrationEvent
 {
     public string ContentType { get; init; } = "";

@@ -43,6 +43,7 @@ public static class IntegrationEventCatalogue
         typeof(RequestThrottled),
         typeof(ProfileUpdated),
         typeof(ProfileDeleted),
+        typeof(ProfileViewed),
         typeof(AvatarUploaded),
     ];
 

@@ -13,5 +13,6 @@ app.MapDefaultEndpoints();
 app.MapProfileApi();
 app.MapAvatarApi();
 app.MapExportApi();
+app.MapAdminProfilesApi();
 
 app.Run();

@@ -117,6 +117,20 @@ public class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         var response = await client.GetAsync("/audit/events?" + queryString);
         var problem = await HttpAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        Assert.NotEmpty(problem.GetProperty("rules").GetProperty(field).EnumerateArray()); // the platform's one shape
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=bogus", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("application/json; charset=utf-7", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("not a media type; ;", HttpStatusCode.BadRequest)]
+    public async Task A_request_naming_another_charset_is_refused_as_on_every_service(string contentType, HttpStatusCode status)
+    {
+        using var client = _host.ClientWithToken(TestTokens.Issue(fixture.Alice));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/audit/me") { Content = new ByteArrayContent("{}"u8.ToArray()) };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        await HttpAssert.IsProblemAsync(await client.SendAsync(request), status);
     }
 
     [Theory]

@@ -197,7 +197,7 @@ public class AuditRulesTests
     public void Valid_filters_pass_with_defaults()
     {
         var (query, errors) = AuditQueryValidator.Validate("user-1", ["LoginSucceeded", "LoginFailed", "LoginSucceeded"], "2026-01-01T00:00:00Z", "2026-02-01", AuditCursor.Encode(9), null);
-        Assert.Empty(errors);
+        Assert.Empty(errors.Fields);
         Assert.NotNull(query);
         Assert.Equal(["LoginSucceeded", "LoginFailed"], query.Types);
         Assert.Equal(AuditQueryValidator.DefaultLimit, query.Limit);
@@ -223,12 +223,12 @@ public class AuditRulesTests
     {
         var (query, errors) = AuditQueryValidator.Validate(userId, type is null ? null : [type], from, to, cursor, limit);
         Assert.Null(query);
-        Assert.Equal([field], errors.Keys);
+        Assert.Equal([field], errors.Fields);
     }
 
     [Fact]
     public void An_overlong_user_id_is_refused() =>
-        Assert.Contains("userId", AuditQueryValidator.Validate(new string('u', 201), null, null, null, null, null).Errors.Keys);
+        Assert.Contains("userId", AuditQueryValidator.Validate(new string('u', 201), null, null, null, null, null).Errors.Fields);
 
     [Theory]
     [InlineData(null, null, true)]
@@ -238,7 +238,7 @@ public class AuditRulesTests
     [InlineData("10", "5", false)]
     [InlineData(null, "-1", false)]
     public void Verify_ranges_are_validated(string? from, string? to, bool valid) =>
-        Assert.Equal(valid, AuditQueryValidator.ValidateRange(from, to).Errors.Count == 0);
+        Assert.Equal(valid, AuditQueryValidator.ValidateRange(from, to).Errors.Any is false);
 
     [Fact]
     public void The_catalogue_has_every_contract_event()

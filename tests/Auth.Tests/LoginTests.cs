@@ -91,12 +91,36 @@ public class LoginTests(AuthApp app) : IClassFixture<AuthApp>, IAsyncLifetime
     [InlineData("""{"email":"a@example.org"}""", "password")]
     [InlineData("""{"email":"a@example.org","password":"zebra glacier 47 lantern","clientId":"bad client!"}""", "clientId")]
     [InlineData("""{"email":"a@example.org","password":"zebra glacier 47 lantern","remember":true}""", "remember")]
+    [InlineData("""{"Email":"a@example.org","password":"zebra glacier 47 lantern"}""", "Email")]
+    [InlineData("""{"email":"a@example.org","password":"zebra glacier 47 lantern","password":"other"}""", "password")]
     public async Task A_malformed_login_request_is_a_400_problem_naming_the_field(string body, string field)
     {
+        var failedBefore = (await app.EventsAsync("LoginFailed")).Count;
+
         var response = await app.Client.PostAsync("/auth/login", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         var problem = await HttpAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        Assert.True(problem.GetProperty("rules").TryGetProperty(field, out _), problem.ToString());
+        Assert.Empty(app.TokenService.TokenRequests);
+        Assert.Equal(failedBefore, (await app.EventsAsync("LoginFailed")).Count);
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=iso-8859-1")]
+    public async Task A_login_in_another_charset_is_a_415_problem_and_no_sign_in_is_tried(string contentType)
+    {
+        var (email, _) = await NewAccountAsync();
+        var failedBefore = (await app.EventsAsync("LoginFailed")).Count;
+        using var content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { email, password = Password })));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        var response = await app.Client.PostAsync("/auth/login", content);
+
+        await HttpAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Empty(app.TokenService.TokenRequests);
+        Assert.Equal(failedBefore, (await app.EventsAsync("LoginFailed")).Count);
     }
 
     [Fact]

@@ -69,6 +69,7 @@ public class RegisterTests(AuthApp app) : IClassFixture<AuthApp>
         { """{"email":"new@example.org","password":"zebra glacier 47 lantern",}""", "$", "json" },
         { """["new@example.org"]""", "$", "json" },
         { "null", "$", "required" },
+        { "", "$", "required" },
     };
 
     [Theory]
@@ -97,6 +98,72 @@ public class RegisterTests(AuthApp app) : IClassFixture<AuthApp>
 
         await HttpAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Equal(before, await app.CountRowsAsync());
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=utf-7")]
+    [InlineData("application/json; charset=\"utf-8\"")]
+    [InlineData("application/json; charset=")]
+    [InlineData("application/json; charset=utf-16")]
+    public async Task A_charset_other_than_utf8_is_a_415_problem_and_stores_nothing(string contentType)
+    {
+        var before = await app.CountRowsAsync();
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes($$"""{"email":"{{AuthApp.NewEmail()}}","password":"{{GoodPassword}}"}"""));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        var response = await app.Client.PostAsync("/auth/register", content);
+
+        await HttpAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal(before, await app.CountRowsAsync());
+    }
+
+    [Fact]
+    public async Task Bytes_that_are_not_utf8_are_a_400_problem_and_store_nothing()
+    {
+        var before = await app.CountRowsAsync();
+        var json = Encoding.UTF8.GetBytes($$"""{"email":"{{AuthApp.NewEmail()}}","password":"zebra glacier 47 XX"}""");
+        var at = Array.LastIndexOf(json, (byte)'X');
+        json[at - 1] = 0xC3; // a lead byte followed by an ASCII byte: not UTF-8 (ISO-8859-1 'Ã')
+        json[at] = 0x28;
+        using var content = new ByteArrayContent(json);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        var response = await app.Client.PostAsync("/auth/register", content);
+
+        var problem = await HttpAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.TryGetProperty("rules", out _), problem.ToString());
+        Assert.Equal(before, await app.CountRowsAsync());
+    }
+
+    [Fact]
+    public async Task An_oversized_body_without_a_length_is_a_413_problem_and_stores_nothing()
+    {
+        var before = await app.CountRowsAsync();
+        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { email = AuthApp.NewEmail(), password = new string('x', 9 * 1024) }));
+        using var content = new StreamContent(new MemoryStream(json)); // no Content-Length: sent chunked
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/auth/register") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        var response = await app.Client.SendAsync(request);
+
+        await HttpAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal(before, await app.CountRowsAsync());
+    }
+
+    [Fact]
+    public async Task A_body_just_under_the_limit_is_read_whole()
+    {
+        // 8 KiB minus the envelope: the limit is the body's, and a body under it reaches the rules (here: too long a password).
+        var email = AuthApp.NewEmail();
+        var envelope = JsonSerializer.Serialize(new { email, password = "" }).Length;
+        var body = JsonSerializer.Serialize(new { email, password = new string('k', 8 * 1024 - envelope) });
+        Assert.Equal(8 * 1024, Encoding.UTF8.GetByteCount(body));
+
+        var problem = await HttpAssert.IsProblemAsync(await PostRawAsync(body), HttpStatusCode.BadRequest);
+
+        Assert.Contains("maxLength", problem.GetProperty("rules").GetProperty("password").EnumerateArray().Select(r => r.GetString()));
     }
 
     [Fact]

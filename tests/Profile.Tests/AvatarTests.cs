@@ -77,6 +77,10 @@ public class AvatarTests(ProfileFactory profile) : IClassFixture<ProfileFactory>
         using var smallImage = SKBitmap.Decode(await small.Content.ReadAsByteArrayAsync());
         Assert.Equal(64, smallImage.Width);
         await HttpAssert.IsProblemAsync(await other.GetAsync($"/profiles/{sub}/avatar?size=4096"), HttpStatusCode.BadRequest);
+        // A value that does not bind (not a number) is named like any other bad field, never echoed back.
+        var unbound = await HttpAssert.IsProblemAsync(await other.GetAsync($"/profiles/{sub}/avatar?size=abc%3Cscript%3E"), HttpStatusCode.BadRequest);
+        Assert.Equal(["invalid"], unbound.GetProperty("rules").GetProperty("size").EnumerateArray().Select(r => r.GetString()));
+        Assert.DoesNotContain("script", unbound.GetRawText(), StringComparison.OrdinalIgnoreCase);
         Assert.Equal(1, profile.WithDb(db => db.Set<OutboxMessage>().AsEnumerable().Count(m => m.Type.EndsWith("AvatarUploaded") && m.Payload.Contains(sub))));
     }
 
@@ -97,6 +101,43 @@ public class AvatarTests(ProfileFactory profile) : IClassFixture<ProfileFactory>
         Assert.Equal(2, stored.Count);
         Assert.All(stored, a => Assert.DoesNotContain("home-address-secret", Encoding.ASCII.GetString(a.Content)));
         Assert.All(stored, a => Assert.True(a.Content.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47])));
+    }
+
+    [Fact]
+    public async Task A_jpeg_with_exif_orientation_6_is_stored_turned_upright()
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+        // Stored 200x100, left half red and right half blue; orientation 6 (RightTop) says: turn 90° clockwise to view,
+        // so upright it is 100x200 with red on top and blue below.
+        using var bitmap = new SKBitmap(200, 100);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            using var red = new SKPaint { Color = SKColors.Red };
+            using var blue = new SKPaint { Color = SKColors.Blue };
+            canvas.DrawRect(0, 0, 100, 100, red);
+            canvas.DrawRect(100, 0, 100, 100, blue);
+        }
+        using var encoded = bitmap.Encode(SKEncodedImageFormat.Jpeg, 95);
+        var jpeg = encoded.ToArray();
+        // APP1 Exif: big-endian TIFF header, one IFD with one entry (0x0112 Orientation, SHORT, 1, value 6), no next IFD.
+        byte[] exif = [.. "Exif\0\0"u8, .. "MM"u8, 0x00, 0x2A, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0];
+        byte[] oriented = [.. jpeg[..2], 0xFF, 0xE1, (byte)((exif.Length + 2) >> 8), (byte)((exif.Length + 2) & 0xFF), .. exif, .. jpeg[2..]];
+        using (var codec = SKCodec.Create(new MemoryStream(oriented)))
+        {
+            Assert.Equal(SKEncodedOrigin.RightTop, codec.EncodedOrigin); // the test file says what it should
+        }
+
+        (await client.PutAsync("/profiles/me/avatar", Body(oriented, "image/jpeg"))).EnsureSuccessStatusCode();
+
+        var stored = profile.WithDb(db => db.Avatars.AsNoTracking().Single(a => a.ProfileId == sub && a.Size == 256));
+        using var image = SKBitmap.Decode(stored.Content);
+        static bool Reddish(SKColor c) => c.Red > 200 && c.Blue < 60;
+        static bool Bluish(SKColor c) => c.Blue > 200 && c.Red < 60;
+        // Unturned, the left column would be red from top to bottom.
+        Assert.True(Reddish(image.GetPixel(64, 20)), image.GetPixel(64, 20).ToString());
+        Assert.True(Bluish(image.GetPixel(64, 235)), image.GetPixel(64, 235).ToString());
+        Assert.True(Reddish(image.GetPixel(200, 20)) && Bluish(image.GetPixel(200, 235)));
     }
 
     public static TheoryData<string, string, string> Refused() => new()

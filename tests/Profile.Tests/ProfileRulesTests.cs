@@ -99,6 +99,19 @@ public class ProfileRulesTests
     public void Other_locales_are_refused(string tag) => Assert.NotNull(ProfileRules.CheckLocale(tag).Rule);
 
     [Theory]
+    [InlineData("xx")]
+    [InlineData("xx-GB")]
+    [InlineData("qaa")]
+    [InlineData("zz-Latn-DE")]
+    public void A_well_formed_tag_of_an_unknown_language_is_refused(string tag) => Assert.Equal((null, "unknownLanguage"), ProfileRules.CheckLocale(tag));
+
+    [Theory]
+    [InlineData("fil-PH", "fil-PH")]
+    [InlineData("haw", "haw")]
+    [InlineData("sr-Cyrl-RS", "sr-Cyrl-RS")]
+    public void Three_letter_and_scripted_languages_icu_knows_pass(string tag, string canonical) => Assert.Equal((canonical, null), ProfileRules.CheckLocale(tag));
+
+    [Theory]
     [InlineData("Europe/Berlin", true)]
     [InlineData("America/Argentina/Buenos_Aires", true)]
     [InlineData("UTC", true)]

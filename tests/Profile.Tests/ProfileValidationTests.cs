@@ -272,6 +272,7 @@ public class ProfileValidationTests(ProfileFactory profile) : IClassFixture<Prof
 
     [Theory]
     [InlineData("locale", "en_US", "bcp47")]
+    [InlineData("locale", "xx-GB", "unknownLanguage")]
     [InlineData("timeZone", "W. Europe Standard Time", "ianaTimeZone")]
     [InlineData("website", "http://ada.example/", "httpsOnly")]
     [InlineData("website", "javascript:alert(1)", "httpsOnly")]

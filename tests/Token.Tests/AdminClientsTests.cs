@@ -216,6 +216,7 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
         var problem = await HttpAssert.IsProblemAsync(await token.Http.SendAsync(request), HttpStatusCode.BadRequest);
 
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
+        Assert.NotEmpty(problem.GetProperty("rules").GetProperty(field).EnumerateArray()); // the platform's one shape: a rule code per field
         Assert.Null(StoredSecret(clientId));
         Assert.False(token.WithDb(db => db.Set<OpenIddictEntityFrameworkCoreApplication>().Any(a => a.ClientId == clientId)));
         Assert.Empty(Events(clientId));
@@ -246,6 +247,59 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
         var updated = Events(clientId).Single(e => e.Type == "ClientUpdated");
         Assert.True(updated.Payload.GetProperty("before").GetProperty("requirePushedAuthorization").GetBoolean());
         Assert.False(updated.Payload.GetProperty("after").GetProperty("requirePushedAuthorization").GetBoolean());
+    }
+
+    public static TheoryData<string, string, int, string?> StrictBodies => new()
+    {
+        // body (ok-id: a fresh client id), Content-Type, status, field named (null: no field for a 415/413)
+        { """{"clientId":"ok-id","displayName":"x","type":"public","redirectUris":["https://ok.example/cb"],"secret":"s"}""", "application/json", 400, "secret" },
+        { """{"clientId":"ok-id","DisplayName":"x","type":"public","redirectUris":["https://ok.example/cb"]}""", "application/json", 400, "DisplayName" },
+        { """{"clientId":"ok-id","displayName":"x","displayName":"y","type":"public","redirectUris":["https://ok.example/cb"]}""", "application/json", 400, "displayName" },
+        { """{"clientId":"ok-id","displayName":"x","type":"public","redirectUris":["https://ok.example/cb"]}""", "application/json; charset=bogus", 415, null },
+        { """{"clientId":"ok-id","displayName":"x","type":"public","redirectUris":["https://ok.example/cb"]}""", "application/json; charset=utf-16", 415, null },
+        { """{"clientId":"ok-id","displayName":"x","type":"public","redirectUris":["https://ok.example/cb"],"scopes":["openid",""" + new string(' ', 70 * 1024) + "]}", "application/json", 413, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(StrictBodies))]
+    public async Task A_body_the_platform_reads_strictly_is_refused_like_everywhere_and_stores_nothing(string json, string contentType, int status, string? field)
+    {
+        var admin = await AdminAsync();
+        var clientId = NewClientId();
+        using var content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(json.Replace("\"ok-id\"", $"\"{clientId}\"", StringComparison.Ordinal)));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/clients") { Content = content };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+
+        var problem = await HttpAssert.IsProblemAsync(await token.Http.SendAsync(request), (HttpStatusCode)status);
+
+        if (field is not null)
+        {
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
+            Assert.True(problem.GetProperty("rules").TryGetProperty(field, out _), problem.GetRawText());
+        }
+        Assert.False(token.WithDb(db => db.Set<OpenIddictEntityFrameworkCoreApplication>().Any(a => a.ClientId == clientId)));
+        Assert.Empty(Events(clientId));
+    }
+
+    [Fact]
+    public async Task Bytes_that_are_not_utf8_are_a_400_and_store_nothing()
+    {
+        var admin = await AdminAsync();
+        var clientId = NewClientId();
+        var json = System.Text.Encoding.UTF8.GetBytes($$"""{"clientId":"{{clientId}}","displayName":"Caf__","type":"public","redirectUris":["https://ok.example/cb"]}""");
+        var at = Array.IndexOf(json, (byte)'_');
+        json[at] = 0xE9; // ISO-8859-1 'é': a lone byte that is not UTF-8
+        json[at + 1] = 0x21;
+        using var content = new ByteArrayContent(json);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/clients") { Content = content };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+
+        var problem = await HttpAssert.IsProblemAsync(await token.Http.SendAsync(request), HttpStatusCode.BadRequest);
+
+        Assert.True(problem.TryGetProperty("rules", out _), problem.GetRawText());
+        Assert.False(token.WithDb(db => db.Set<OpenIddictEntityFrameworkCoreApplication>().Any(a => a.ClientId == clientId)));
     }
 
     [Fact]

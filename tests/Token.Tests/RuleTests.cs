@@ -151,8 +151,8 @@ public class ClientRegistrationRulesTests
     [Fact]
     public void A_good_registration_has_no_problems()
     {
-        Assert.Empty(ClientRegistrationRules.ForCreate(Request(redirectUris: ["https://notes.example/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "com.example.notes:/cb"], scopes: ["openid", "email"])));
-        Assert.Empty(ClientRegistrationRules.ForCreate(Request(type: "confidential", redirectUris: [])));
+        Assert.Empty(ClientRegistrationRules.ForCreate(Request(redirectUris: ["https://notes.example/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "com.example.notes:/cb"], scopes: ["openid", "email"])).Fields);
+        Assert.Empty(ClientRegistrationRules.ForCreate(Request(type: "confidential", redirectUris: [])).Fields);
     }
 
     [Theory]
@@ -161,19 +161,19 @@ public class ClientRegistrationRulesTests
     [InlineData("https://*.notes.example/cb", "redirectUris[0]")]
     [InlineData("https://user:pw@notes.example/cb", "redirectUris[0]")]
     public void Each_bad_redirect_uri_is_named_by_its_index(string uri, string field)
-        => Assert.Contains(field, ClientRegistrationRules.ForCreate(Request(redirectUris: [uri])).Keys);
+        => Assert.Contains(field, ClientRegistrationRules.ForCreate(Request(redirectUris: [uri])).Fields);
 
     [Fact]
     public void Unknown_scopes_bad_ids_types_and_changes_of_id_or_type_are_named()
     {
-        Assert.Equal(["scopes[1]"], ClientRegistrationRules.ForCreate(Request(scopes: ["profile", "admin"])).Keys);
-        Assert.Equal(["clientId"], ClientRegistrationRules.ForCreate(Request(clientId: "Notes App")).Keys);
-        Assert.Equal(["clientId"], ClientRegistrationRules.ForCreate(Request(clientId: "-notes")).Keys);
-        Assert.Contains("type", ClientRegistrationRules.ForCreate(Request(type: null)).Keys);
-        Assert.Equal(["redirectUris"], ClientRegistrationRules.ForCreate(Request(redirectUris: [])).Keys);
-        Assert.Equal(["displayName"], ClientRegistrationRules.ForCreate(Request(displayName: " Notes")).Keys);
-        Assert.Equal(["clientId", "type"], ClientRegistrationRules.ForUpdate("notes", "public", Request(clientId: "other", type: "confidential")).Keys.Order());
-        Assert.Empty(ClientRegistrationRules.ForUpdate("notes", "public", Request(clientId: null, type: null)));
+        Assert.Equal(["scopes[1]"], ClientRegistrationRules.ForCreate(Request(scopes: ["profile", "admin"])).Fields);
+        Assert.Equal(["clientId"], ClientRegistrationRules.ForCreate(Request(clientId: "Notes App")).Fields);
+        Assert.Equal(["clientId"], ClientRegistrationRules.ForCreate(Request(clientId: "-notes")).Fields);
+        Assert.Contains("type", ClientRegistrationRules.ForCreate(Request(type: null)).Fields);
+        Assert.Equal(["redirectUris"], ClientRegistrationRules.ForCreate(Request(redirectUris: [])).Fields);
+        Assert.Equal(["displayName"], ClientRegistrationRules.ForCreate(Request(displayName: " Notes")).Fields);
+        Assert.Equal(["clientId", "type"], ClientRegistrationRules.ForUpdate("notes", "public", Request(clientId: "other", type: "confidential")).Fields.Order());
+        Assert.Empty(ClientRegistrationRules.ForUpdate("notes", "public", Request(clientId: null, type: null)).Fields);
     }
 
     [Fact]

@@ -6,6 +6,8 @@ using SecurePlatform.Audit.Infrastructure;
 using SecurePlatform.Audit.Model;
 using SecurePlatform.ServiceDefaults.Auth;
 
+using SecurePlatform.ServiceDefaults.Validation;
+
 namespace SecurePlatform.Audit.Apis;
 
 public static class AuditApi
@@ -65,7 +67,7 @@ public static class AuditApi
         var (query, errors) = AuditQueryValidator.Validate(userId, type, from, to, cursor, limit);
         if (query is null)
         {
-            return TypedResults.ValidationProblem(errors);
+            return errors.ToResult();
         }
         var page = await store.QueryAsync(query, cancellationToken);
         return TypedResults.Ok(new AuditPageResponse(page.Items.Select(ToResponse).ToList(), page.NextCursor));
@@ -76,7 +78,7 @@ public static class AuditApi
     {
         if (!Guid.TryParseExact(id, "D", out var eventId))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["id"] = ["must be an event id (a UUID)"] });
+            return FieldErrors.One("id", "format", "must be an event id (a UUID)");
         }
         var row = await store.FindAsync(eventId, cancellationToken);
         return row is null
@@ -88,9 +90,9 @@ public static class AuditApi
         [FromQuery] string? from, [FromQuery] string? to, AuditStore store, CancellationToken cancellationToken)
     {
         var (fromValue, toValue, errors) = AuditQueryValidator.ValidateRange(from, to);
-        if (errors.Count > 0)
+        if (errors.Any)
         {
-            return TypedResults.ValidationProblem(errors);
+            return errors.ToResult();
         }
         var report = await store.VerifyAsync(fromValue, toValue, cancellationToken);
         return TypedResults.Ok(new VerifyResponse(
@@ -105,7 +107,7 @@ public static class AuditApi
         var (query, errors) = AuditQueryValidator.Validate(null, null, null, null, cursor, limit, MeDefaultLimit, MeMaxLimit);
         if (query is null)
         {
-            return TypedResults.ValidationProblem(errors);
+            return errors.ToResult();
         }
         var page = await store.QueryAsync(query with { UserId = sub, Types = AuditEventTypes.OwnSecurityActivity }, cancellationToken);
         var items = page.Items

@@ -1,3 +1,4 @@
+using SecurePlatform.ServiceDefaults.Validation;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -35,6 +36,7 @@ public static class Extensions
         // No outbox here (audit-service consumes, never publishes): its 429s are logged and counted, not audited.
         builder.AddPlatformRateLimiting();
         builder.AddDefaultAuthentication();
+        builder.AddPlatformValidation(typeof(Extensions).Assembly);
 
         builder.Services.AddOptions<AuditIngestOptions>().BindConfiguration(AuditIngestOptions.SectionName).ValidateRulesOnStart(AuditIngestOptions.Validate);
         builder.Services.AddSingleton(TimeProvider.System);

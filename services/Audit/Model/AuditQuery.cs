@@ -1,4 +1,5 @@
 using System.Globalization;
+using SecurePlatform.ServiceDefaults.Validation;
 
 namespace SecurePlatform.Audit.Model;
 
@@ -11,7 +12,11 @@ public sealed record AuditQuery(
     long? BeforeSequence,
     int Limit);
 
-/// <summary>Pure validation of the query string of <c>GET /audit/events</c> and <c>GET /audit/me</c>; errors name the field and the rule.</summary>
+/// <summary>
+/// Pure validation of the query string of <c>GET /audit/events</c> and <c>GET /audit/me</c>; errors name the field and the
+/// rule code (the platform's <see cref="FieldErrors"/>). The values are parsed here, not bound: a cursor is decoded, a time
+/// must carry its offset.
+/// </summary>
 public static class AuditQueryValidator
 {
     public const int DefaultLimit = 50;
@@ -19,15 +24,15 @@ public static class AuditQueryValidator
     public const int MaxTypes = 30;
     public const int MaxUserIdLength = AuditLimits.Subject;
 
-    public static (AuditQuery? Query, Dictionary<string, string[]> Errors) Validate(
+    public static (AuditQuery? Query, FieldErrors Errors) Validate(
         string? userId, string?[]? types, string? from, string? to, string? cursor, string? limit,
         int defaultLimit = DefaultLimit, int maxLimit = MaxLimit)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var errors = new FieldErrors();
 
         if (userId is not null && (userId.Length is 0 or > MaxUserIdLength || userId.Any(char.IsControl)))
         {
-            errors["userId"] = [$"must be 1 to {MaxUserIdLength} characters without control characters"];
+            errors.Add("userId", "format", $"must be 1 to {MaxUserIdLength} characters without control characters");
         }
 
         var typeList = new List<string>();
@@ -35,14 +40,14 @@ public static class AuditQueryValidator
         {
             if (types.Length > MaxTypes)
             {
-                errors["type"] = [$"may be given at most {MaxTypes} times"];
+                errors.Add("type", "maxItems", $"may be given at most {MaxTypes} times");
             }
             else
             {
                 var unknown = types.Where(t => t is null || !AuditEventTypes.Names.Contains(t)).ToList();
                 if (unknown.Count > 0)
                 {
-                    errors["type"] = [$"unknown event type '{Shorten(unknown[0])}'; one of: {string.Join(", ", AuditEventTypes.Names.Order(StringComparer.Ordinal))}"];
+                    errors.Add("type", "enum", $"unknown event type '{Shorten(unknown[0])}'; one of: {string.Join(", ", AuditEventTypes.Names.Order(StringComparer.Ordinal))}");
                 }
                 typeList.AddRange(types.Where(t => t is not null).Select(t => t!).Distinct(StringComparer.Ordinal));
             }
@@ -52,7 +57,7 @@ public static class AuditQueryValidator
         var toValue = ParseTime("to", to, errors);
         if (fromValue is not null && toValue is not null && fromValue > toValue)
         {
-            errors["to"] = ["must not be earlier than 'from'"];
+            errors.Add("to", "range", "must not be earlier than 'from'");
         }
 
         long? before = null;
@@ -64,7 +69,7 @@ public static class AuditQueryValidator
             }
             else
             {
-                errors["cursor"] = ["is not a cursor returned by this API"];
+                errors.Add("cursor", "cursor", "is not a cursor returned by this API");
             }
         }
 
@@ -73,44 +78,44 @@ public static class AuditQueryValidator
         {
             if (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out limitValue) || limitValue < 1 || limitValue > maxLimit)
             {
-                errors["limit"] = [$"must be an integer from 1 to {maxLimit}"];
+                errors.Add("limit", "range", $"must be an integer from 1 to {maxLimit}");
             }
         }
 
-        return errors.Count > 0
+        return errors.Any
             ? (null, errors)
             : (new AuditQuery(userId, typeList, fromValue, toValue, before, limitValue), errors);
     }
 
     /// <summary>Validates an optional sequence range of <c>GET /audit/verify</c>.</summary>
-    public static (long From, long? To, Dictionary<string, string[]> Errors) ValidateRange(string? from, string? to)
+    public static (long From, long? To, FieldErrors Errors) ValidateRange(string? from, string? to)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var errors = new FieldErrors();
         long fromValue = 1;
         long? toValue = null;
         if (from is not null && (!long.TryParse(from, NumberStyles.None, CultureInfo.InvariantCulture, out fromValue) || fromValue < 1))
         {
-            errors["from"] = ["must be a sequence number (an integer of at least 1)"];
+            errors.Add("from", "format", "must be a sequence number (an integer of at least 1)");
         }
         if (to is not null)
         {
             if (!long.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed < 1)
             {
-                errors["to"] = ["must be a sequence number (an integer of at least 1)"];
+                errors.Add("to", "format", "must be a sequence number (an integer of at least 1)");
             }
             else
             {
                 toValue = parsed;
             }
         }
-        if (errors.Count == 0 && toValue < fromValue)
+        if (!errors.Any && toValue < fromValue)
         {
-            errors["to"] = ["must not be below 'from'"];
+            errors.Add("to", "range", "must not be below 'from'");
         }
         return (fromValue, toValue, errors);
     }
 
-    private static DateTimeOffset? ParseTime(string field, string? value, Dictionary<string, string[]> errors)
+    private static DateTimeOffset? ParseTime(string field, string? value, FieldErrors errors)
     {
         if (value is null)
         {
@@ -124,7 +129,7 @@ public static class AuditQueryValidator
         {
             return parsed;
         }
-        errors[field] = ["must be an ISO 8601 date-time with an offset (e.g. 2026-01-31T12:00:00Z) or a date (yyyy-MM-dd, UTC)"];
+        errors.Add(field, "format", "must be an ISO 8601 date-time with an offset (e.g. 2026-01-31T12:00:00Z) or a date (yyyy-MM-dd, UTC)");
         return null;
     }
 

@@ -9,6 +9,7 @@ using SecurePlatform.Auth.Services;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.Messaging;
+using SecurePlatform.ServiceDefaults.Validation;
 
 namespace SecurePlatform.Auth.Apis;
 
@@ -33,6 +34,7 @@ public static class CredentialsApi
             .WithTags("Back channel")
             .WithSummary("token-service's hosted login: checks email and password for the browser whose address and user agent it names.")
             .RequireAuthorization(TokenServicePolicy)
+            .WithRequestBodyLimit(AuthBodies.MaxBytes)
             .Accepts<VerifyRequest>("application/json")
             .Produces<VerifiedUser>(StatusCodes.Status200OK)
             .Produces<SessionApi.MfaChallenge>(StatusCodes.Status200OK)
@@ -44,6 +46,7 @@ public static class CredentialsApi
             .WithTags("Back channel")
             .WithSummary("token-service's hosted login, second step: the ticket of the password step and a TOTP or recovery code.")
             .RequireAuthorization(TokenServicePolicy)
+            .WithRequestBodyLimit(AuthBodies.MaxBytes)
             .Accepts<VerifyMfaRequest>("application/json")
             .Produces<VerifiedUser>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
@@ -60,14 +63,8 @@ public static class CredentialsApi
             && PlatformClaims.SessionOf(context.User) is null
             && (context.User.FindFirstValue("scope") ?? "").Split(' ').Contains(Protocol.CredentialCheck.Scope)));
 
-    internal static async Task<IResult> VerifyAsync(HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> VerifyAsync(VerifyRequest request, HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<VerifyRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
-        var request = body.Value!;
         if (string.IsNullOrEmpty(request.Email) || string.IsNullOrEmpty(request.Password))
         {
             return SessionApi.InvalidCredentials();
@@ -98,14 +95,8 @@ public static class CredentialsApi
         return await VerifiedAsync(http, services, user, MfaRules.PasswordOnly, request.ClientId);
     }
 
-    internal static async Task<IResult> VerifyMfaAsync(HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> VerifyMfaAsync(VerifyMfaRequest request, HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<VerifyMfaRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
-        var request = body.Value!;
         if (string.IsNullOrEmpty(request.Ticket) || string.IsNullOrEmpty(request.Code) == string.IsNullOrEmpty(request.RecoveryCode)
             || request.Code is { Length: > 16 } || request.RecoveryCode is { Length: > 32 })
         {

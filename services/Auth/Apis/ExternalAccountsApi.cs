@@ -10,6 +10,9 @@ using SecurePlatform.Auth.Model;
 using SecurePlatform.Contracts;
 using SecurePlatform.Messaging;
 
+using FluentValidation;
+using SecurePlatform.ServiceDefaults.Validation;
+
 namespace SecurePlatform.Auth.Apis;
 
 /// <summary>
@@ -41,7 +44,8 @@ public static class ExternalAccountsApi
 
     public static IEndpointRouteBuilder MapExternalAccountsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").WithTags("Back channel").RequireAuthorization(CredentialsApi.TokenServicePolicy);
+        var group = app.MapGroup("").WithTags("Back channel").RequireAuthorization(CredentialsApi.TokenServicePolicy)
+            .WithRequestBodyLimit(AuthBodies.MaxBytes).WithValidation();
         group.MapPost(Protocol.CredentialCheck.ExternalPath, SignInAsync)
             .WithSummary("token-service's external sign-in: the account of (provider, provider subject), created or linked as the request says.")
             .Accepts<ExternalSignInRequest>("application/json")
@@ -62,27 +66,10 @@ public static class ExternalAccountsApi
         return app;
     }
 
-    internal static async Task<IResult> SignInAsync(HttpContext http, [AsParameters] LoginServices services, IOptions<RegistrationOptions> registration, CancellationToken cancellationToken)
+    internal static async Task<IResult> SignInAsync(
+        ExternalSignInRequest request, HttpContext http, [AsParameters] LoginServices services, IOptions<RegistrationOptions> registration, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<ExternalSignInRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
-        var request = body.Value!;
-        var errors = new ValidationErrors();
-        if (!ExternalLoginRules.IsProviderName(request.Provider))
-        {
-            errors.Add("provider", new RuleViolation("invalid", "A provider name of letters, digits, '-' or '_' (at most 64)."));
-        }
-        if (!ExternalLoginRules.IsProviderSubject(request.ProviderSubject))
-        {
-            errors.Add("providerSubject", new RuleViolation("invalid", "The provider's subject: 1 to 255 printable characters."));
-        }
-        if (errors.Any)
-        {
-            return errors.ToResult();
-        }
+        // Validated already (ExternalSignInRequestValidator).
         var browser = IPAddress.TryParse(request.ClientIp, out var address) ? address : http.Connection.RemoteIpAddress;
         http.Connection.RemoteIpAddress = browser;
         http.Request.Headers.UserAgent = EventStamping.Truncate(request.UserAgent) ?? "";
@@ -214,4 +201,16 @@ public static class ExternalAccountsApi
     private static ProblemHttpResult Refuse(string reason, string detail) => TypedResults.Problem(
         statusCode: StatusCodes.Status403Forbidden, title: "The external account cannot sign in here.", detail: detail,
         extensions: new Dictionary<string, object?> { ["reason"] = reason });
+}
+
+/// <summary>An external sign-in names the provider and the provider's subject for this user.</summary>
+public sealed class ExternalSignInRequestValidator : AbstractValidator<ExternalAccountsApi.ExternalSignInRequest>
+{
+    public ExternalSignInRequestValidator()
+    {
+        RuleFor(r => r.Provider).Must(ExternalLoginRules.IsProviderName).WithErrorCode("invalid")
+            .WithMessage("A provider name of letters, digits, '-' or '_' (at most 64).");
+        RuleFor(r => r.ProviderSubject).Must(ExternalLoginRules.IsProviderSubject).WithErrorCode("invalid")
+            .WithMessage("The provider's subject: 1 to 255 printable characters.");
+    }
 }

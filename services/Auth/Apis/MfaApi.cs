@@ -11,6 +11,9 @@ using SecurePlatform.Messaging;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 
+using Microsoft.AspNetCore.Mvc;
+using SecurePlatform.ServiceDefaults.Validation;
+
 namespace SecurePlatform.Auth.Apis;
 
 /// <summary>
@@ -30,7 +33,7 @@ public static partial class MfaApi
 
     public static IEndpointRouteBuilder MapMfaApi(this IEndpointRouteBuilder app)
     {
-        var mfa = app.MapGroup("/auth/mfa").WithTags("MFA").RequireAuthorization().RequireRateLimit(RateLimitPolicies.PasswordChange);
+        var mfa = app.MapGroup("/auth/mfa").WithTags("MFA").RequireAuthorization().RequireRateLimit(RateLimitPolicies.PasswordChange).WithRequestBodyLimit(AuthBodies.MaxBytes);
         mfa.MapPost("/totp", BeginAsync)
             .WithName("BeginTotpEnrolment")
             .WithSummary("Starts (or restarts) TOTP enrolment: a new secret, its otpauth:// URI and a QR code (PNG data URI). Inactive until confirmed.")
@@ -98,13 +101,8 @@ public static partial class MfaApi
         return TypedResults.Ok(new EnrolmentResponse(secret, uri, "data:image/png;base64," + Convert.ToBase64String(QrPng(uri))));
     }
 
-    internal static async Task<IResult> ConfirmAsync(ClaimsPrincipal principal, HttpContext http, [AsParameters] MfaServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> ConfirmAsync(ConfirmRequest request, ClaimsPrincipal principal, HttpContext http, [AsParameters] MfaServices services, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<ConfirmRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
         if (await CallerAsync(principal, services) is not { } user)
         {
             return Unauthorized();
@@ -118,7 +116,7 @@ public static partial class MfaApi
         {
             return AlreadyEnabled();
         }
-        if (TotpRules.Verify(services.Secrets.Unprotect(pending.ProtectedSecret), body.Value!.Code, services.SecondFactor.Now, pending.LastUsedStep) is not { } step)
+        if (TotpRules.Verify(services.Secrets.Unprotect(pending.ProtectedSecret), request.Code, services.SecondFactor.Now, pending.LastUsedStep) is not { } step)
         {
             return WrongCode("code");
         }
@@ -131,18 +129,13 @@ public static partial class MfaApi
         return TypedResults.Ok(new RecoveryCodesResponse(codes));
     }
 
-    internal static async Task<IResult> DisableAsync(ClaimsPrincipal principal, HttpContext http, [AsParameters] MfaServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> DisableAsync([FromBody] CodeRequest request, ClaimsPrincipal principal, HttpContext http, [AsParameters] MfaServices services, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<CodeRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
         if (await CallerAsync(principal, services) is not { } user)
         {
             return Unauthorized();
         }
-        if (await VerifyAsync(http, services, user, body.Value!, allowRecoveryCode: true, cancellationToken) is { } refused)
+        if (await VerifyAsync(http, services, user, request, allowRecoveryCode: true, cancellationToken) is { } refused)
         {
             return refused;
         }
@@ -161,18 +154,13 @@ public static partial class MfaApi
         return TypedResults.NoContent();
     }
 
-    internal static async Task<IResult> RegenerateRecoveryCodesAsync(ClaimsPrincipal principal, HttpContext http, [AsParameters] MfaServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> RegenerateRecoveryCodesAsync(CodeRequest request, ClaimsPrincipal principal, HttpContext http, [AsParameters] MfaServices services, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<CodeRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
         if (await CallerAsync(principal, services) is not { } user)
         {
             return Unauthorized();
         }
-        if (await VerifyAsync(http, services, user, body.Value!, allowRecoveryCode: false, cancellationToken) is { } refused)
+        if (await VerifyAsync(http, services, user, request, allowRecoveryCode: false, cancellationToken) is { } refused)
         {
             return refused;
         }
@@ -194,9 +182,7 @@ public static partial class MfaApi
         var hasRecovery = allowRecoveryCode && !string.IsNullOrEmpty(request.RecoveryCode);
         if (hasCode == hasRecovery || request.Code is { Length: > 16 } || request.RecoveryCode is { Length: > 32 })
         {
-            var errors = new ValidationErrors();
-            errors.Add("code", "required", allowRecoveryCode ? "Exactly one of code and recoveryCode is required." : "The code of the authenticator app is required.");
-            return errors.ToResult();
+            return FieldErrors.One("code", "required", allowRecoveryCode ? "Exactly one of code and recoveryCode is required." : "The code of the authenticator app is required.");
         }
         var result = await services.SecondFactor.CheckAsync(
             new SecondFactorRequest(user, request.Code, hasRecovery ? request.RecoveryCode : null, http.Connection.RemoteIpAddress, EventStamping.UserAgent(http)), cancellationToken);
@@ -238,9 +224,7 @@ public static partial class MfaApi
 
     private static IResult WrongCode(string field)
     {
-        var errors = new ValidationErrors();
-        errors.Add(field, "invalid", "The code is not valid (wrong, expired or already used).");
-        return errors.ToResult();
+        return FieldErrors.One(field, "invalid", "The code is not valid (wrong, expired or already used).");
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MFA of {UserId} disabled but token-service did not confirm ending the other sessions")]

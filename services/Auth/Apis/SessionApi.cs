@@ -13,6 +13,8 @@ using SecurePlatform.Messaging;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.Auth.Services;
+using SecurePlatform.ServiceDefaults.Validation;
+using FluentValidation;
 
 namespace SecurePlatform.Auth.Apis;
 
@@ -46,7 +48,7 @@ public static partial class SessionApi
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
     {
-        var auth = app.MapGroup("/auth").WithTags("Sessions");
+        var auth = app.MapGroup("/auth").WithTags("Sessions").WithRequestBodyLimit(AuthBodies.MaxBytes).WithValidation();
         auth.MapPost("/login", LoginAsync)
             .WithName("Login")
             .WithSummary("Verifies email and password and returns the token response of a new session (refresh token in a cookie when useCookie is true).")
@@ -81,31 +83,9 @@ public static partial class SessionApi
         return app;
     }
 
-    internal static async Task<IResult> LoginAsync(HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> LoginAsync(LoginRequest request, HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<LoginRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
-        var request = body.Value!;
-        var errors = new ValidationErrors();
-        if (string.IsNullOrEmpty(request.Email))
-        {
-            errors.Add("email", EmailAddress.Rules.Required, "An email address is required.");
-        }
-        if (string.IsNullOrEmpty(request.Password))
-        {
-            errors.Add("password", PasswordPolicy.Rules.Required, "A password is required.");
-        }
-        if (request.ClientId is not null && !ClientIdSyntax().IsMatch(request.ClientId))
-        {
-            errors.Add("clientId", "format", "The client id is not valid.");
-        }
-        if (errors.Any)
-        {
-            return errors.ToResult();
-        }
+        // Validated already (LoginRequestValidator).
         var checkedCredentials = await services.Credentials.CheckAsync(
             new CredentialCheckRequest(request.Email, request.Password!, http.Connection.RemoteIpAddress, EventStamping.UserAgent(http),
                 http.Request.Cookies[services.Devices.Name]),
@@ -130,31 +110,9 @@ public static partial class SessionApi
     }
 
     /// <summary>Step two: ticket + TOTP code (or recovery code) for the session the password step did not open.</summary>
-    internal static async Task<IResult> LoginMfaAsync(HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
+    internal static async Task<IResult> LoginMfaAsync(MfaLoginRequest request, HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
     {
-        var body = await JsonBody.ReadAsync<MfaLoginRequest>(http.Request, cancellationToken);
-        if (body.Problem is { } problem)
-        {
-            return problem;
-        }
-        var request = body.Value!;
-        var errors = new ValidationErrors();
-        if (string.IsNullOrEmpty(request.Ticket) || request.Ticket.Length > 128)
-        {
-            errors.Add("ticket", "required", "The ticket of the password step is required.");
-        }
-        if (string.IsNullOrEmpty(request.Code) == string.IsNullOrEmpty(request.RecoveryCode))
-        {
-            errors.Add("code", "required", "Exactly one of code and recoveryCode is required.");
-        }
-        else if (request.Code is { Length: > 16 } || request.RecoveryCode is { Length: > 32 })
-        {
-            errors.Add(request.Code is null ? "recoveryCode" : "code", "maxLength", "The code is too long.");
-        }
-        if (errors.Any)
-        {
-            return errors.ToResult();
-        }
+        // Validated already (MfaLoginRequestValidator).
         var ticket = await services.Tickets.PeekAsync(request.Ticket, cancellationToken);
         var user = ticket is { Payload.Channel: MfaTicketChannel.Api } ? await services.Users.FindByIdAsync(ticket.Value.Subject) : null;
         if (user is null || user.IsDisabled)
@@ -289,7 +247,39 @@ public static partial class SessionApi
         detail: "Check the email address and the password and try again.");
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\\z", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
-    private static partial Regex ClientIdSyntax();
+    internal static partial Regex ClientIdSyntax();
+}
+
+/// <summary>The password step names an email, a password and, optionally, a well-formed client id.</summary>
+public sealed class LoginRequestValidator : AbstractValidator<SessionApi.LoginRequest>
+{
+    public LoginRequestValidator()
+    {
+        RuleFor(r => r.Email).NotEmpty().WithErrorCode(EmailAddress.Rules.Required).WithMessage("An email address is required.");
+        RuleFor(r => r.Password).NotEmpty().WithErrorCode(PasswordPolicy.Rules.Required).WithMessage("A password is required.");
+        RuleFor(r => r.ClientId).Matches(SessionApi.ClientIdSyntax()).When(r => r.ClientId is not null)
+            .WithErrorCode("format").WithMessage("The client id is not valid.");
+    }
+}
+
+/// <summary>The second step names its ticket and exactly one of code and recovery code.</summary>
+public sealed class MfaLoginRequestValidator : AbstractValidator<SessionApi.MfaLoginRequest>
+{
+    public MfaLoginRequestValidator()
+    {
+        RuleFor(r => r.Ticket).Must(t => t is { Length: > 0 and <= 128 }).WithErrorCode("required").WithMessage("The ticket of the password step is required.");
+        RuleFor(r => r).Custom((request, context) =>
+        {
+            if (string.IsNullOrEmpty(request.Code) == string.IsNullOrEmpty(request.RecoveryCode))
+            {
+                context.AddFailure(RuleBuilderExtensions.Failure("code", "required", "Exactly one of code and recoveryCode is required."));
+            }
+            else if (request.Code is { Length: > 16 } || request.RecoveryCode is { Length: > 32 })
+            {
+                context.AddFailure(RuleBuilderExtensions.Failure(request.Code is null ? "recoveryCode" : "code", "maxLength", "The code is too long."));
+            }
+        });
+    }
 }
 
 /// <summary>What the sign-in handler needs.</summary>

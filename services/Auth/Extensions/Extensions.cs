@@ -8,6 +8,7 @@ using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Services;
+using SecurePlatform.ServiceDefaults.Validation;
 
 namespace SecurePlatform.Auth.Extensions;
 
@@ -23,6 +24,7 @@ public static class Extensions
         builder.AddThrottleEvents<AuthDbContext>(AuthEvents.SourceService);
         builder.AddDefaultAuthentication();
         builder.Services.AddAuthorization(Apis.CredentialsApi.AddTokenServicePolicy);
+        builder.AddPlatformValidation(typeof(Extensions).Assembly);
         builder.AddAccounts();
         builder.AddTokenServiceClient();
         // After AddPlatformDbContext, whose migrator therefore runs first.

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using SecurePlatform.Contracts;
@@ -31,7 +32,10 @@ public static class ProfileApi
             .WithSummary("Replaces the caller's profile (members left out are cleared).")
             .ProducesValidationProblem();
         profiles.MapDelete("/me", DeleteMyProfileAsync).WithName("DeleteMyProfile").WithSummary("Erases the caller's profile.");
-        profiles.MapGet("/{sub}", GetPublicProfileAsync).WithName("GetPublicProfile").WithSummary("Another user's public view: display name and avatar.");
+        profiles.MapGet("/{sub}", GetProfileAsync).WithName("GetProfile")
+            .WithSummary("Another user's public view (display name and avatar); for an admin (admin policy) the whole profile, audited.")
+            .Produces<PublicProfileResponse>()
+            .Produces<ProfileResponse>();
         return app;
     }
 
@@ -64,14 +68,27 @@ public static class ProfileApi
         return TypedResults.NoContent();
     }
 
-    internal static async Task<Results<Ok<PublicProfileResponse>, NotFound>> GetPublicProfileAsync(string sub, ProfileDbContext db, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<PublicProfileResponse>, Ok<ProfileResponse>, NotFound>> GetProfileAsync(
+        string sub, ClaimsPrincipal user, IAuthorizationService authorization, HttpContext http, ProfileDbContext db, CancellationToken cancellationToken)
     {
         if (sub.Length > 64)
         {
             return TypedResults.NotFound();
         }
         var profile = await db.Profiles.AsNoTracking().SingleOrDefaultAsync(p => p.Id == sub, cancellationToken);
-        return profile is null ? TypedResults.NotFound() : TypedResults.Ok(new PublicProfileResponse(profile.Id, profile.DisplayName, AvatarUrl(profile)));
+        if (profile is null)
+        {
+            return TypedResults.NotFound();
+        }
+        if (!await AdminProfilesApi.IsAdminAsync(user, authorization))
+        {
+            return TypedResults.Ok(new PublicProfileResponse(profile.Id, profile.DisplayName, AvatarUrl(profile)));
+        }
+        // Personal data read by someone else: on the record, like every admin action.
+        db.AddIntegrationEvent(new ProfileViewed().Stamp(Protocol.Services.Profile, http, PlatformClaims.SubjectOf(user), sub));
+        await db.SaveChangesAsync(cancellationToken);
+        http.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Ok(ToResponse(profile));
     }
 
     internal static async Task<UserProfile> FindOrCreateAsync(ProfileDbContext db, string sub, CancellationToken cancellationToken)

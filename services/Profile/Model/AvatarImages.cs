@@ -74,6 +74,9 @@ public static class AvatarImages
         {
             return (null, "corrupt", "The image data is incomplete or corrupt.");
         }
+        // The camera's EXIF orientation is applied before the metadata goes: the stored avatar stands the way the photo was taken.
+        using var upright = Upright(decoded, codec.EncodedOrigin);
+        (width, height) = (upright.Width, upright.Height);
         var side = Math.Min(width, height);
         var crop = SKRectI.Create((width - side) / 2, (height - side) / 2, side, side);
         var images = new Dictionary<int, byte[]>();
@@ -83,7 +86,7 @@ public static class AvatarImages
             using (var canvas = new SKCanvas(target))
             {
                 canvas.Clear(SKColors.Transparent);
-                using var image = SKImage.FromBitmap(decoded);
+                using var image = SKImage.FromBitmap(upright);
                 canvas.DrawImage(image, crop, SKRect.Create(size, size), new SKSamplingOptions(SKCubicResampler.Mitchell), null);
             }
             using var encoded = target.Encode(SKEncodedImageFormat.Png, 100);
@@ -91,6 +94,32 @@ public static class AvatarImages
         }
         var hash = Convert.ToHexStringLower(SHA256.HashData(images[DefaultSize]));
         return (new Processed(images, hash), null, null);
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="bitmap"/> turned by its EXIF orientation (1-8: TopLeft is as stored; RightTop, the
+    /// usual portrait photo, is rotated 90° clockwise). Each origin is the affine map from stored to displayed pixels.
+    /// </summary>
+    internal static SKBitmap Upright(SKBitmap bitmap, SKEncodedOrigin origin)
+    {
+        float w = bitmap.Width, h = bitmap.Height;
+        var (matrix, swap) = origin switch
+        {
+            SKEncodedOrigin.TopRight => (new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1), false),
+            SKEncodedOrigin.BottomRight => (new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1), false),
+            SKEncodedOrigin.BottomLeft => (new SKMatrix(1, 0, 0, 0, -1, h, 0, 0, 1), false),
+            SKEncodedOrigin.LeftTop => (new SKMatrix(0, 1, 0, 1, 0, 0, 0, 0, 1), true),
+            SKEncodedOrigin.RightTop => (new SKMatrix(0, -1, h, 1, 0, 0, 0, 0, 1), true),
+            SKEncodedOrigin.RightBottom => (new SKMatrix(0, -1, h, -1, 0, w, 0, 0, 1), true),
+            SKEncodedOrigin.LeftBottom => (new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1), true),
+            _ => (SKMatrix.Identity, false),
+        };
+        var result = new SKBitmap(new SKImageInfo(swap ? bitmap.Height : bitmap.Width, swap ? bitmap.Width : bitmap.Height, bitmap.ColorType, bitmap.AlphaType));
+        using var canvas = new SKCanvas(result);
+        canvas.Clear(SKColors.Transparent);
+        canvas.SetMatrix(matrix);
+        canvas.DrawBitmap(bitmap, 0, 0);
+        return result;
     }
 
     private static SKEncodedImageFormat Expected(string mediaType) => mediaType switch

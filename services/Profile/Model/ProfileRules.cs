@@ -24,8 +24,8 @@ public static partial class ProfileRules
 
     /// <summary>
     /// The canonical tag (<c>en-gb</c> → <c>en-GB</c>), or the failed rule. Checked by syntax (language, optional
-    /// script, optional region) and the region against ISO 3166-1; the language subtag is not checked against the
-    /// IANA registry (the services run without ICU).
+    /// script, optional region), the region against ISO 3166-1 (<c>unknownRegion</c>) and the language against the
+    /// languages ICU has locale data for (<c>unknownLanguage</c>: <c>xx</c>, <c>qaa</c>; profile-service runs with ICU).
     /// </summary>
     public static (string? Canonical, string? Rule) CheckLocale(string value)
     {
@@ -34,6 +34,10 @@ public static partial class ProfileRules
             return (null, "bcp47");
         }
         var parts = value.Split('-');
+        if (!IsKnownLanguage(parts[0].ToLowerInvariant()))
+        {
+            return (null, "unknownLanguage");
+        }
         var canonical = new List<string> { parts[0].ToLowerInvariant() };
         foreach (var part in parts.Skip(1))
         {
@@ -51,6 +55,20 @@ public static partial class ProfileRules
             }
         }
         return (string.Join('-', canonical), null);
+    }
+
+    /// <summary>A language ICU knows (predefined cultures only: an unknown name is not made up on the fly).</summary>
+    public static bool IsKnownLanguage(string language)
+    {
+        try
+        {
+            return System.Globalization.CultureInfo.GetCultureInfo(language, predefinedOnly: true) is { } culture
+                && culture.TwoLetterISOLanguageName.Length > 0 && culture.Name.Length > 0;
+        }
+        catch (System.Globalization.CultureNotFoundException)
+        {
+            return false;
+        }
     }
 
     /// <summary>An IANA zone id as the tz database spells it (Windows ids, offsets and abbreviations are refused).</summary>

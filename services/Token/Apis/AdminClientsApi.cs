@@ -7,6 +7,7 @@ using OpenIddict.EntityFrameworkCore.Models;
 using SecurePlatform.Contracts;
 using SecurePlatform.Messaging;
 using SecurePlatform.ServiceDefaults.Auth;
+using SecurePlatform.ServiceDefaults.Validation;
 using SecurePlatform.Token.Infrastructure;
 using SecurePlatform.Token.Model;
 using SecurePlatform.Token.Services;
@@ -58,7 +59,7 @@ public static class AdminClientsApi
     public static IEndpointRouteBuilder MapAdminClientsApi(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/admin/clients").WithTags("Clients (admin)").RequireAuthorization(PlatformClaims.AdminPolicy)
-            .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(64 * 1024)); // 2 × 10 URIs of 2000 characters fit
+            .WithRequestBodyLimit(64 * 1024).WithValidation(); // 2 × 10 URIs of 2000 characters fit
         admin.MapPost("/", CreateAsync).WithName("RegisterClient").WithSummary("Registers a third-party client; a confidential client's secret is in the answer, once.");
         admin.MapGet("/", ListAsync).WithName("ListClients").WithSummary("Every registered client (no secrets).");
         admin.MapGet("/{clientId}", GetAsync).WithName("GetClient").WithSummary("One client (no secrets).");
@@ -73,9 +74,9 @@ public static class AdminClientsApi
         ClientRequest request, ClientAdministration clients, ClaimsPrincipal user, HttpContext http, CancellationToken cancellationToken)
     {
         var problems = ClientRegistrationRules.ForCreate(request);
-        if (problems.Count > 0)
+        if (problems.Any)
         {
-            return TypedResults.ValidationProblem(problems);
+            return problems.ToResult();
         }
         var clientId = request.ClientId!;
         if (ClientRegistrations.IsConfigured(clients.Configuration, clientId) || await clients.Store.FindByClientIdAsync(clientId, cancellationToken) is not null)
@@ -130,9 +131,9 @@ public static class AdminClientsApi
         }
         var type = TypeOf(application);
         var problems = ClientRegistrationRules.ForUpdate(clientId, type, request);
-        if (problems.Count > 0)
+        if (problems.Any)
         {
-            return TypedResults.ValidationProblem(problems);
+            return problems.ToResult();
         }
         var before = Summary(application);
         var storedSecret = application.ClientSecret;

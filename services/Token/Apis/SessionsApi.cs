@@ -6,6 +6,8 @@ using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Token.Model;
 using SecurePlatform.Token.Services;
 
+using SecurePlatform.ServiceDefaults.Validation;
+
 namespace SecurePlatform.Token.Apis;
 
 /// <summary>Server-side sessions: a user lists and revokes their own; an admin those of any user.</summary>
@@ -77,7 +79,7 @@ public static class SessionsApi
     private static ValidationProblem? ValidSubject(string sub) =>
         sub.Length is > 0 and <= 200 && sub.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@')
             ? null
-            : TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["sub"] = ["A subject is 1 to 200 letters, digits, '-', '_', '.' or '@'."] });
+            : FieldErrors.One("sub", "format", "A subject is 1 to 200 letters, digits, '-', '_', '.' or '@'.");
 
     private static List<SessionResponse> ToResponses(List<Session> sessions, string? current) =>
         [.. sessions.Select(s => new SessionResponse(s.Id.ToString(), s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.ClientId, s.IpAddress, s.UserAgent, s.Id.ToString() == current))];

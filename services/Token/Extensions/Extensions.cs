@@ -1,3 +1,4 @@
+using SecurePlatform.ServiceDefaults.Validation;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
@@ -167,6 +168,7 @@ public static class Extensions
             builder.Configuration["Security:PublicBaseUrl"] = options.Issuer.ToString();
         }
         builder.AddDefaultAuthentication();
+        builder.AddPlatformValidation(typeof(Extensions).Assembly);
         builder.Services.AddSingleton<SessionRevocationWriter>();
         builder.Services.AddSingleton<RevocationDelivery>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RevocationDelivery>());

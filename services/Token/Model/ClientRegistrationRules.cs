@@ -1,13 +1,12 @@
-using System.Text.Json.Serialization;
+using SecurePlatform.ServiceDefaults.Validation;
 
 namespace SecurePlatform.Token.Model;
 
 /// <summary>
 /// What an admin sends to register or change a third-party client (<c>POST/PUT /admin/clients</c>). Unknown members
-/// are refused (400), so a setting this API does not have (<c>backchannelLogoutUri</c>, a misspelt name) is
-/// never silently dropped while the admin believes it applies.
+/// are refused (400, the platform's strict JSON), so a setting this API does not have (<c>backchannelLogoutUri</c>,
+/// a misspelt name) is never silently dropped while the admin believes it applies.
 /// </summary>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record ClientRequest(
     string? ClientId,
     string? DisplayName,
@@ -20,7 +19,8 @@ public sealed record ClientRequest(
 
 /// <summary>
 /// The rules for a client registered through the admin API, each problem keyed by the JSON field it concerns
-/// (<c>redirectUris[1]</c>), so the 400 names it. Redirect URIs follow <see cref="RedirectUriRules"/>, the same
+/// (<c>redirectUris[1]</c>) with a rule code, so the 400 names both (the platform's <see cref="FieldErrors"/>). Not a
+/// request validator: a change is checked against the stored client's type, which only the handler knows. Redirect URIs follow <see cref="RedirectUriRules"/>, the same
 /// rules as clients from configuration; scopes must be ones this platform issues.
 /// </summary>
 public static class ClientRegistrationRules
@@ -35,85 +35,85 @@ public static class ClientRegistrationRules
     public static readonly IReadOnlyList<string> KnownScopes = ["profile", "email", "offline_access", "api"];
 
     /// <summary>Problems of a new registration (every field is checked, including the id and the type).</summary>
-    public static Dictionary<string, string[]> ForCreate(ClientRequest request)
+    public static FieldErrors ForCreate(ClientRequest request)
     {
-        var problems = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var problems = new FieldErrors();
         if (ClientIdProblem(request.ClientId) is { } id)
         {
-            problems["clientId"] = [id];
+            problems.Add("clientId", id.Rule, id.Message);
         }
         if (request.Type is not (Public or Confidential))
         {
-            problems["type"] = ["Must be 'public' or 'confidential'."];
+            problems.Add("type", "enum", "Must be 'public' or 'confidential'.");
         }
         Common(request, request.Type, problems);
         return problems;
     }
 
     /// <summary>Problems of a change to client <paramref name="clientId"/> of type <paramref name="currentType"/>: id and type cannot change.</summary>
-    public static Dictionary<string, string[]> ForUpdate(string clientId, string currentType, ClientRequest request)
+    public static FieldErrors ForUpdate(string clientId, string currentType, ClientRequest request)
     {
-        var problems = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var problems = new FieldErrors();
         if (request.ClientId is not null && request.ClientId != clientId)
         {
-            problems["clientId"] = ["Cannot be changed (it is the one in the path); register a new client instead."];
+            problems.Add("clientId", "immutable", "Cannot be changed (it is the one in the path); register a new client instead.");
         }
         if (request.Type is not null && request.Type != currentType)
         {
-            problems["type"] = [$"Cannot be changed (it is '{currentType}'); register a new client instead."];
+            problems.Add("type", "immutable", $"Cannot be changed (it is '{currentType}'); register a new client instead.");
         }
         Common(request, currentType, problems);
         return problems;
     }
 
-    public static string? ClientIdProblem(string? clientId) => clientId switch
+    public static (string Rule, string Message)? ClientIdProblem(string? clientId) => clientId switch
     {
-        null or "" => "Is required.",
-        { Length: > MaxClientIdLength } => $"Is longer than {MaxClientIdLength} characters.",
+        null or "" => ("required", "Is required."),
+        { Length: > MaxClientIdLength } => ("maxLength", $"Is longer than {MaxClientIdLength} characters."),
         _ when !clientId.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_' or '.') || !char.IsAsciiLetterOrDigit(clientId[0])
-            => "Must start with a lower-case letter or digit and contain only lower-case letters, digits, '-', '_' and '.'.",
+            => ("format", "Must start with a lower-case letter or digit and contain only lower-case letters, digits, '-', '_' and '.'."),
         _ => null,
     };
 
-    private static void Common(ClientRequest request, string? type, Dictionary<string, string[]> problems)
+    private static void Common(ClientRequest request, string? type, FieldErrors problems)
     {
         if (string.IsNullOrWhiteSpace(request.DisplayName))
         {
-            problems["displayName"] = ["Is required (users see it on the consent page)."];
+            problems.Add("displayName", "required", "Is required (users see it on the consent page).");
         }
         else if (request.DisplayName.Length > MaxDisplayNameLength)
         {
-            problems["displayName"] = [$"Is longer than {MaxDisplayNameLength} characters."];
+            problems.Add("displayName", "maxLength", $"Is longer than {MaxDisplayNameLength} characters.");
         }
         else if (request.DisplayName.Any(char.IsControl) || request.DisplayName.Trim() != request.DisplayName)
         {
-            problems["displayName"] = ["Has control characters or leading or trailing spaces."];
+            problems.Add("displayName", "controlCharacter", "Has control characters or leading or trailing spaces.");
         }
         Uris("redirectUris", request.RedirectUris, problems);
         Uris("postLogoutRedirectUris", request.PostLogoutRedirectUris, problems);
         if (type == Public && (request.RedirectUris ?? []).Count == 0)
         {
-            problems.TryAdd("redirectUris", ["A public client signs users in through the code flow, so it needs at least one redirect URI."]);
+            AddOnce(problems, "redirectUris", "required", "A public client signs users in through the code flow, so it needs at least one redirect URI.");
         }
         if ((request.RedirectUris ?? []).Count == 0 && (request.PostLogoutRedirectUris ?? []).Count > 0)
         {
-            problems.TryAdd("postLogoutRedirectUris", ["Only a client with redirect URIs (the code flow) signs users out through end-session."]);
+            AddOnce(problems, "postLogoutRedirectUris", "codeFlowOnly", "Only a client with redirect URIs (the code flow) signs users out through end-session.");
         }
         var scopes = request.Scopes ?? [];
         for (var i = 0; i < scopes.Count; i++)
         {
             if (scopes[i] != "openid" && !KnownScopes.Contains(scopes[i], StringComparer.Ordinal))
             {
-                problems[$"scopes[{i}]"] = [$"'{Clip(scopes[i])}' is not a scope of this platform (openid, {string.Join(", ", KnownScopes)})."];
+                problems.Add($"scopes[{i}]", "unknownScope", $"'{Clip(scopes[i])}' is not a scope of this platform (openid, {string.Join(", ", KnownScopes)}).");
             }
         }
         if (scopes.Count > 20)
         {
-            problems["scopes"] = ["Has more than 20 entries."];
+            problems.Add("scopes", "maxItems", "Has more than 20 entries.");
         }
     }
 
-    private static void Uris(string field, List<string>? uris, Dictionary<string, string[]> problems)
+    private static void Uris(string field, List<string>? uris, FieldErrors problems)
     {
         if (uris is null)
         {
@@ -121,23 +121,31 @@ public static class ClientRegistrationRules
         }
         if (uris.Count > MaxUris)
         {
-            problems[field] = [$"Has more than {MaxUris} entries."];
+            problems.Add(field, "maxItems", $"Has more than {MaxUris} entries.");
             return;
         }
         for (var i = 0; i < uris.Count; i++)
         {
             if (uris[i] is null)
             {
-                problems[$"{field}[{i}]"] = ["Is missing."];
+                problems.Add($"{field}[{i}]", "required", "Is missing.");
             }
             else if (RedirectUriRules.Problem(uris[i]) is { } problem)
             {
-                problems[$"{field}[{i}]"] = [$"'{Clip(uris[i])}' {problem}."];
+                problems.Add($"{field}[{i}]", "redirectUri", $"'{Clip(uris[i])}' {problem}.");
             }
             else if (uris.IndexOf(uris[i]) != i)
             {
-                problems[$"{field}[{i}]"] = ["Is listed twice."];
+                problems.Add($"{field}[{i}]", "duplicate", "Is listed twice.");
             }
+        }
+    }
+
+    private static void AddOnce(FieldErrors problems, string field, string rule, string message)
+    {
+        if (problems.RulesOf(field).Count == 0)
+        {
+            problems.Add(field, rule, message);
         }
     }
 
