@@ -6,6 +6,7 @@ using Microsoft.Extensions.Http.Resilience;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
+using SecurePlatform.ServiceDefaults.Validation;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Services;
 
@@ -25,6 +26,10 @@ public static class Extensions
         builder.Services.AddAuthorization(Apis.CredentialsApi.AddTokenServicePolicy);
         builder.AddAccounts();
         builder.AddTokenServiceClient();
+        // The validation mechanism of the platform, for the routes that use it (WithValidation on their group).
+        builder.AddPlatformValidation(typeof(Extensions).Assembly);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddScoped<UserAdministration>();
         // After AddPlatformDbContext, whose migrator therefore runs first.
         builder.Services.AddHostedService<AdminBootstrapper>();
     }
