@@ -26,8 +26,10 @@ public static class ValidationExtensions
         // The JSON failure must reach JsonBodyExceptionHandler to be explained (which member, which rule);
         // with ThrowOnBadRequest=false the framework answers a bare 400 and drops the exception.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        // A client's mistake is not an error of ours. Setting the callback replaces the framework's default, which also
+        // keeps quiet about what an IExceptionHandler answered (the dependency-outage 503): keep that too.
         builder.Services.Configure<ExceptionHandlerOptions>(o =>
-            o.SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException); // a client's mistake, not an error of ours
+            o.SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException || c.ExceptionHandledBy == ExceptionHandledType.ExceptionHandlerService);
         builder.Services.AddExceptionHandler<JsonBodyExceptionHandler>();
         builder.Services.AddSingleton<PlatformValidationMarker>();
         foreach (var type in validatorAssemblies.SelectMany(a => a.GetTypes()).Where(t => t is { IsAbstract: false, IsGenericTypeDefinition: false }))
