@@ -15,5 +15,7 @@ app.MapSessionApi();
 app.MapMfaApi();
 app.MapCredentialsApi();
 app.MapExternalAccountsApi();
+app.MapAccountLifecycleApi();
+app.MapAdminUsersApi();
 
 app.Run();

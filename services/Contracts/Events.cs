@@ -74,9 +74,14 @@ public sealed record MfaEnabled : IntegrationEvent
     public string Method { get; init; } = "totp";
 }
 
+/// <summary>TOTP removed: by the user (actor = subject) or reset by an administrator (actor: the admin, with before/after).</summary>
 public sealed record MfaDisabled : IntegrationEvent
 {
     public string Method { get; init; } = "totp";
+
+    public UserSummary? Before { get; init; }
+
+    public UserSummary? After { get; init; }
 }
 
 public sealed record RecoveryCodeUsed : IntegrationEvent
@@ -84,22 +89,75 @@ public sealed record RecoveryCodeUsed : IntegrationEvent
     public int Remaining { get; init; }
 }
 
+/// <summary>
+/// What an account looks like, for before/after of administrative changes in the audit trail: state, roles and
+/// credential flags only. No email or other personal data: the subject id is the link, and it stops pointing at a
+/// person once the account is deleted.
+/// </summary>
+public sealed record UserSummary
+{
+    public IReadOnlyList<string> Roles { get; init; } = [];
+
+    public bool Disabled { get; init; }
+
+    public bool MfaEnabled { get; init; }
+
+    public bool PasswordChangeRequired { get; init; }
+}
+
+/// <summary>A role was added (actor: the admin; the bootstrapper's grant has no before/after).</summary>
 public sealed record RoleGranted : IntegrationEvent
 {
     public string Role { get; init; } = "";
+
+    public UserSummary? Before { get; init; }
+
+    public UserSummary? After { get; init; }
 }
 
 public sealed record RoleRevoked : IntegrationEvent
 {
     public string Role { get; init; } = "";
+
+    public UserSummary? Before { get; init; }
+
+    public UserSummary? After { get; init; }
 }
 
+/// <summary>An administrator disabled the account: every session is to be revoked and no sign-in path lets it in.</summary>
 public sealed record UserDisabled : IntegrationEvent
 {
     public string? Reason { get; init; }
+
+    public UserSummary? Before { get; init; }
+
+    public UserSummary? After { get; init; }
 }
 
-public sealed record UserDeleted : IntegrationEvent;
+/// <summary>An administrator enabled a disabled account again.</summary>
+public sealed record UserEnabled : IntegrationEvent
+{
+    public UserSummary Before { get; init; } = new();
+
+    public UserSummary After { get; init; } = new();
+}
+
+/// <summary>An administrator requires the user to choose a new password before the next sign-in.</summary>
+public sealed record PasswordChangeRequired : IntegrationEvent
+{
+    public UserSummary Before { get; init; } = new();
+
+    public UserSummary After { get; init; } = new();
+}
+
+/// <summary>
+/// The account and its credentials are gone (actor: an admin, or the user for self-service deletion): sessions are
+/// to be revoked, the profile erased. <see cref="Before"/> is what it looked like.
+/// </summary>
+public sealed record UserDeleted : IntegrationEvent
+{
+    public UserSummary? Before { get; init; }
+}
 
 /// <summary>
 /// An external sign-in (provider, provider subject) now belongs to the subject's account: created with a new account,

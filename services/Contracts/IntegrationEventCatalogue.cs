@@ -26,6 +26,8 @@ public static class IntegrationEventCatalogue
         typeof(RoleRevoked),
         typeof(UserDisabled),
         typeof(UserDeleted),
+        typeof(UserEnabled),
+        typeof(PasswordChangeRequired),
         typeof(ExternalLoginLinked),
         typeof(ExternalLoginUnlinked),
         typeof(SessionCreated),

@@ -13,7 +13,7 @@ namespace SecurePlatform.Auth.Tests;
 /// <summary>
 /// token-service's side of the back channel, as the contract states it, on a real Kestrel listener on
 /// loopback: <c>POST /connect/token</c> (platform sign-in grant, form-encoded), <c>DELETE /sessions/{sid}</c>,
-/// <c>DELETE /sessions</c>. Records what it received; answers can be overridden per test. Its access tokens
+/// <c>DELETE /sessions</c>, <c>DELETE /admin/users/{sub}/sessions</c>. Records what it received; answers can be overridden per test. Its access tokens
 /// are real JWTs signed by <see cref="TestTokens"/>, so auth-service's own JwtBearer accepts them.
 /// </summary>
 public sealed class FakeTokenService : IAsyncDisposable
@@ -55,6 +55,7 @@ public sealed class FakeTokenService : IAsyncDisposable
         app.MapPost("/connect/token", (Func<HttpContext, Task<IResult>>)fake.TokenAsync);
         app.MapDelete("/sessions/{sid}", (HttpContext http) => fake.Session(http));
         app.MapDelete("/sessions", (HttpContext http) => fake.Session(http));
+        app.MapDelete("/admin/users/{sub}/sessions", (HttpContext http) => fake.Session(http));
         await app.StartAsync();
         return fake;
     }

@@ -16,5 +16,6 @@ public static class AuditEventTypes
         nameof(PasswordChanged), nameof(PasswordResetRequested), nameof(MfaEnabled), nameof(MfaDisabled),
         nameof(RecoveryCodeUsed), nameof(SessionCreated), nameof(SessionRevoked), nameof(AllSessionsRevoked),
         nameof(RefreshTokenReuseDetected), nameof(RoleGranted), nameof(RoleRevoked), nameof(UserDisabled),
+        nameof(UserEnabled), nameof(PasswordChangeRequired),
     ];
 }

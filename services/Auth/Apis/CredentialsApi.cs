@@ -85,6 +85,10 @@ public static class CredentialsApi
                 return SessionApi.InvalidCredentials();
         }
         var (user, _, mfaRequired) = (CredentialCheckResult.Verified)result;
+        if (user.PasswordChangeRequired)
+        {
+            return AccountLifecycleApi.PasswordChangeRequiredProblem();
+        }
         http.Response.Headers.CacheControl = "no-store";
         if (mfaRequired)
         {
@@ -147,6 +151,10 @@ public static class CredentialsApi
 
     internal static async Task<IResult> VerifiedAsync(HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId)
     {
+        if (user.PasswordChangeRequired)
+        {
+            return AccountLifecycleApi.PasswordChangeRequiredProblem(); // also after an external sign-in or a pending second step
+        }
         var roles = MfaRules.SessionRoles(await services.Users.GetRolesAsync(user), amr);
         user.LastLoginAt = DateTimeOffset.UtcNow;
         // The session opens when the client redeems its code (token-service's SessionCreated names it).

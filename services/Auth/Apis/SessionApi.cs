@@ -98,6 +98,10 @@ public static partial class SessionApi
                 return InvalidCredentials();
         }
         var (user, deviceCookie, mfaRequired) = (CredentialCheckResult.Verified)checkedCredentials;
+        if (user.PasswordChangeRequired)
+        {
+            return AccountLifecycleApi.PasswordChangeRequiredProblem();
+        }
         var clientId = request.ClientId ?? services.Options.Value.DefaultClientId;
         if (mfaRequired)
         {
@@ -159,6 +163,10 @@ public static partial class SessionApi
     private static async Task<IResult> OpenSessionAsync(
         HttpContext http, LoginServices services, User user, string[] amr, string clientId, bool useCookie, string? deviceCookie, CancellationToken cancellationToken)
     {
+        if (user.PasswordChangeRequired)
+        {
+            return AccountLifecycleApi.PasswordChangeRequiredProblem(); // required while the second step was pending
+        }
         var roles = MfaRules.SessionRoles(await services.Users.GetRolesAsync(user), amr);
         var issued = await services.Tokens.SignInAsync(
             new SignInGrant(user.Id, amr, roles, clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),

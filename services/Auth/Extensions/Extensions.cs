@@ -6,9 +6,9 @@ using Microsoft.Extensions.Http.Resilience;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 using SecurePlatform.ServiceDefaults.Security;
+using SecurePlatform.ServiceDefaults.Validation;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Services;
-using SecurePlatform.ServiceDefaults.Validation;
 
 namespace SecurePlatform.Auth.Extensions;
 
@@ -27,6 +27,8 @@ public static class Extensions
         builder.AddPlatformValidation(typeof(Extensions).Assembly);
         builder.AddAccounts();
         builder.AddTokenServiceClient();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddScoped<UserAdministration>();
         // After AddPlatformDbContext, whose migrator therefore runs first.
         builder.Services.AddHostedService<AdminBootstrapper>();
     }

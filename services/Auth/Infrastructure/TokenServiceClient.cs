@@ -120,6 +120,13 @@ public sealed partial class TokenServiceClient(HttpClient http, IOptions<TokenSe
     public Task<bool> RevokeOtherSessionsAsync(string authorization, CancellationToken cancellationToken)
         => DeleteAsync("/sessions", authorization, cancellationToken);
 
+    /// <summary>
+    /// <c>DELETE /admin/users/{sub}/sessions</c> with the administrator's own bearer token (token-service's admin policy
+    /// checks it again): every session of the user, at once, on every service (the subject's revocation key).
+    /// </summary>
+    public Task<bool> RevokeUserSessionsAsync(string sub, string authorization, CancellationToken cancellationToken)
+        => DeleteAsync("/admin/users/" + Uri.EscapeDataString(sub) + "/sessions", authorization, cancellationToken);
+
     private async Task<bool> DeleteAsync(string path, string authorization, CancellationToken cancellationToken)
     {
         try
@@ -131,7 +138,12 @@ public sealed partial class TokenServiceClient(HttpClient http, IOptions<TokenSe
             {
                 return true;
             }
-            LogUnexpectedStatus(path.StartsWith("/sessions/", StringComparison.Ordinal) ? "session revocation" : "revocation of other sessions", (int)response.StatusCode);
+            LogUnexpectedStatus(path switch
+            {
+                "/sessions" => "revocation of other sessions",
+                _ when path.StartsWith("/admin/", StringComparison.Ordinal) => "revocation of a user's sessions",
+                _ => "session revocation",
+            }, (int)response.StatusCode);
             return false;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -25,6 +25,12 @@ public sealed class User : IdentityUser
     public DateTimeOffset? DisabledAt { get; set; }
 
     public bool IsDisabled => DisabledAt is not null;
+
+    /// <summary>
+    /// Set by an administrator: the password proves who signs in but opens no session until the user chose a new one
+    /// (<c>POST /auth/password/expired</c>). Cleared by that change.
+    /// </summary>
+    public bool PasswordChangeRequired { get; set; }
 }
 
 public static class RoleNames

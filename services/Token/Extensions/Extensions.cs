@@ -152,6 +152,7 @@ public static class Extensions
             bus.AddIntegrationEventConsumer<UserDeletedConsumer>();
             bus.AddIntegrationEventConsumer<RoleGrantedConsumer>();
             bus.AddIntegrationEventConsumer<RoleRevokedConsumer>();
+            bus.AddIntegrationEventConsumer<PasswordChangeRequiredConsumer>();
         });
         builder.AddOutboxDispatcher<TokenDbContext>();
         builder.AddPlatformRateLimiting();

@@ -38,3 +38,9 @@ public sealed class RoleRevokedConsumer(TokenDbContext db, SessionService sessio
     protected override Task HandleAsync(RoleRevoked message, CancellationToken cancellationToken) =>
         sessions.RevokeAllAsync(message.Subject!, RevocationReasons.RoleChanged, null, null, message.Actor ?? Protocol.Services.Auth, cancellationToken);
 }
+
+public sealed class PasswordChangeRequiredConsumer(TokenDbContext db, SessionService sessions) : IdempotentConsumer<PasswordChangeRequired, TokenDbContext>(db)
+{
+    protected override Task HandleAsync(PasswordChangeRequired message, CancellationToken cancellationToken) =>
+        sessions.RevokeAllAsync(message.Subject!, RevocationReasons.Admin, null, null, message.Actor ?? Protocol.Services.Auth, cancellationToken);
+}
