@@ -321,6 +321,9 @@ public sealed record ClientSummary
     /// <summary>The client must push its authorization requests (RFC 9126).</summary>
     public bool RequirePushedAuthorization { get; init; }
 
+    /// <summary>Where the client is told of ended sessions (OpenID Connect Back-Channel Logout), if anywhere.</summary>
+    public string? BackchannelLogoutUri { get; init; }
+
     public int SecretCount { get; init; }
 }
 

@@ -249,6 +249,46 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
         Assert.False(updated.Payload.GetProperty("after").GetProperty("requirePushedAuthorization").GetBoolean());
     }
 
+    [Fact]
+    public async Task A_back_channel_logout_uri_is_set_through_the_admin_api_checked_and_audited()
+    {
+        var admin = await AdminAsync();
+        var clientId = NewClientId();
+        string? Stored() => token.WithDb(db => db.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking().SingleOrDefault(a => a.ClientId == clientId))?.Properties;
+
+        // Refused, naming the field, and nothing registered: http off loopback, and a client without the code flow.
+        foreach (var (body, rule) in new (object, string)[]
+        {
+            (new { clientId, displayName = "Notes", type = "public", redirectUris = new[] { "http://127.0.0.1/cb" }, backchannelLogoutUri = "http://notes.example/bcl" }, "uri"),
+            (new { clientId, displayName = "Notes", type = "confidential", backchannelLogoutUri = "https://notes.example/bcl" }, "codeFlowOnly"),
+        })
+        {
+            var refused = await Send(HttpMethod.Post, "/admin/clients", admin, body);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(problem.GetProperty("errors").TryGetProperty("backchannelLogoutUri", out _), problem.ToString());
+            Assert.Contains(rule, problem.GetProperty("rules").GetProperty("backchannelLogoutUri").EnumerateArray().Select(r => r.GetString()));
+            Assert.Null(Stored());
+        }
+
+        var created = await Send(HttpMethod.Post, "/admin/clients", admin, new
+        {
+            clientId, displayName = "Notes", type = "public", redirectUris = new[] { "http://127.0.0.1/cb" }, backchannelLogoutUri = "https://notes.example/bcl",
+        });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("https://notes.example/bcl", (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("client").GetProperty("backchannelLogoutUri").GetString());
+        Assert.Contains("\"backchannel_logout_uri\":\"https://notes.example/bcl\"", Stored(), StringComparison.Ordinal);
+
+        var changed = await HttpAssert.OkJsonAsync<JsonElement>(await Send(HttpMethod.Put, $"/admin/clients/{clientId}", admin, new
+        {
+            displayName = "Notes", redirectUris = new[] { "http://127.0.0.1/cb" },
+        }));
+        Assert.Equal(JsonValueKind.Null, changed.GetProperty("backchannelLogoutUri").ValueKind);
+        Assert.DoesNotContain("backchannel_logout_uri", Stored(), StringComparison.Ordinal);
+        var updated = Events(clientId).Single(e => e.Type == "ClientUpdated");
+        Assert.Equal("https://notes.example/bcl", updated.Payload.GetProperty("before").GetProperty("backchannelLogoutUri").GetString());
+    }
+
     public static TheoryData<string, string, int, string?> StrictBodies => new()
     {
         // body (ok-id: a fresh client id), Content-Type, status, field named (null: no field for a 415/413)

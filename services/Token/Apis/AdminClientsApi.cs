@@ -48,7 +48,8 @@ public static class AdminClientsApi
 {
     public sealed record ClientResponse(
         string ClientId, string DisplayName, string Type, IReadOnlyList<string> RedirectUris, IReadOnlyList<string> PostLogoutRedirectUris,
-        IReadOnlyList<string> Scopes, bool RequireConsent, int SecretCount, string Source, bool Editable, bool RequirePushedAuthorization);
+        IReadOnlyList<string> Scopes, bool RequireConsent, int SecretCount, string Source, bool Editable, bool RequirePushedAuthorization,
+        string? BackchannelLogoutUri);
 
     /// <summary>A new client; <see cref="ClientSecret"/> (confidential clients) is shown this once and never again.</summary>
     public sealed record CreatedClientResponse(ClientResponse Client, string? ClientSecret);
@@ -287,6 +288,7 @@ public static class AdminClientsApi
         Scopes = request.Scopes?.Where(s => s != Scopes.OpenId).Distinct(StringComparer.Ordinal).ToList(),
         RequireConsent = request.RequireConsent ?? true,
         RequirePushedAuthorization = request.RequirePushedAuthorization ?? false,
+        BackchannelLogoutUri = request.BackchannelLogoutUri,
     };
 
     private static string TypeOf(Application application)
@@ -304,6 +306,9 @@ public static class AdminClientsApi
         RequireConsent = application.ConsentType == ConsentTypes.Explicit,
         RequirePushedAuthorization = Strings(application.Requirements).Contains(Requirements.Features.PushedAuthorizationRequests),
         SecretCount = ClientRegistrationRules.SecretCount(application.ClientSecret),
+        BackchannelLogoutUri = Properties(application.Properties).TryGetValue(BackchannelLogout.UriProperty, out var logoutUri) && logoutUri.ValueKind == JsonValueKind.String
+            ? logoutUri.GetString()
+            : null,
     };
 
     private static ClientResponse Response(Application application, IConfiguration configuration)
@@ -314,7 +319,8 @@ public static class AdminClientsApi
             ? value.GetString()!
             : configured ? ClientRegistrations.FromConfiguration : ClientRegistrations.FromAdminApi;
         return new ClientResponse(summary.ClientId, summary.DisplayName, summary.ClientType, summary.RedirectUris, summary.PostLogoutRedirectUris,
-            summary.Scopes, summary.RequireConsent, summary.SecretCount, source, Editable: !configured, summary.RequirePushedAuthorization);
+            summary.Scopes, summary.RequireConsent, summary.SecretCount, source, Editable: !configured, summary.RequirePushedAuthorization,
+            summary.BackchannelLogoutUri);
     }
 
     private static List<string> ScopesOf(Application application) =>

@@ -4,8 +4,8 @@ namespace SecurePlatform.Token.Model;
 
 /// <summary>
 /// What an admin sends to register or change a third-party client (<c>POST/PUT /admin/clients</c>). Unknown members
-/// are refused (400, the platform's strict JSON), so a setting this API does not have (<c>backchannelLogoutUri</c>,
-/// a misspelt name) is never silently dropped while the admin believes it applies.
+/// are refused (400, the platform's strict JSON), so a setting this API does not have (a misspelt name) is never
+/// silently dropped while the admin believes it applies.
 /// </summary>
 public sealed record ClientRequest(
     string? ClientId,
@@ -15,7 +15,8 @@ public sealed record ClientRequest(
     List<string>? PostLogoutRedirectUris,
     List<string>? Scopes,
     bool? RequireConsent,
-    bool? RequirePushedAuthorization = null);
+    bool? RequirePushedAuthorization = null,
+    string? BackchannelLogoutUri = null);
 
 /// <summary>
 /// The rules for a client registered through the admin API, each problem keyed by the JSON field it concerns
@@ -98,6 +99,17 @@ public static class ClientRegistrationRules
         if ((request.RedirectUris ?? []).Count == 0 && (request.PostLogoutRedirectUris ?? []).Count > 0)
         {
             AddOnce(problems, "postLogoutRedirectUris", "codeFlowOnly", "Only a client with redirect URIs (the code flow) signs users out through end-session.");
+        }
+        if (request.BackchannelLogoutUri is { } logoutUri)
+        {
+            if (BackchannelLogout.UriProblem(logoutUri) is { } logoutProblem)
+            {
+                problems.Add("backchannelLogoutUri", "uri", $"'{Clip(logoutUri)}' {logoutProblem}.");
+            }
+            else if ((request.RedirectUris ?? []).Count == 0)
+            {
+                problems.Add("backchannelLogoutUri", "codeFlowOnly", "Only a client with redirect URIs (the code flow) has sessions to log out of.");
+            }
         }
         var scopes = request.Scopes ?? [];
         for (var i = 0; i < scopes.Count; i++)
