@@ -102,6 +102,32 @@ public class HostedSignInTests(HostedSignInFixture fixture)
     }
 
     [Fact]
+    public async Task A_user_whose_password_an_admin_expired_is_told_so_after_the_right_password_and_gets_no_session()
+    {
+        var (email, password) = await fixture.NewUserAsync();
+        Assert.Equal(1, await fixture.CountAsync("authdb",
+            "WITH u AS (UPDATE users SET password_change_required = true WHERE normalized_email = upper(@email) RETURNING 1) SELECT count(*) FROM u", ("email", email)));
+        await using var context = await fixture.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(fixture.RpUrl);
+        await page.ClickAsync("#signin");
+
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password + "-wrong");
+        await page.ClickAsync("button[type=submit]");
+        Assert.Equal("Invalid email or password.", (await page.InnerTextAsync("[role=alert]")).Trim()); // a wrong password learns nothing
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+
+        Assert.StartsWith("Your password must be changed before you can sign in.", (await page.InnerTextAsync("[role=alert]")).Trim());
+        Assert.Contains("/account/login", page.Url, StringComparison.Ordinal);
+        // Not signed in at token-service either: its own pages send the browser to the login page.
+        await page.GotoAsync(fixture.Platform.Token.BaseAddress + "account/security");
+        Assert.Contains("/account/login", page.Url, StringComparison.Ordinal);
+        Assert.Equal(1, await fixture.CountAsync("authdb", "SELECT count(*) FROM users WHERE normalized_email = upper(@email) AND password_change_required", ("email", email)));
+    }
+
+    [Fact]
     public async Task The_pages_carry_a_strict_policy_and_cannot_be_framed()
     {
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = fixture.Platform.Token.BaseAddress };

@@ -29,6 +29,9 @@ public abstract record CredentialCheckResult
     /// <summary>Wrong password, unknown or disabled account: one answer for all.</summary>
     public sealed record Refused : CredentialCheckResult;
 
+    /// <summary>The password is right but an administrator requires a new one first (no session is opened).</summary>
+    public sealed record PasswordChangeRequired : CredentialCheckResult;
+
     /// <summary>auth-service throttled the attempt (429) and says when to try again.</summary>
     public sealed record Throttled(TimeSpan? RetryAfter) : CredentialCheckResult;
 
@@ -146,7 +149,13 @@ public sealed partial class AuthServiceClient(
                     }
                     var user = System.Text.Json.JsonSerializer.Deserialize<VerifiedUser>(json, System.Text.Json.JsonSerializerOptions.Web);
                     return user is { Subject.Length: > 0 } ? new CredentialCheckResult.Verified(user) : new CredentialCheckResult.Unavailable();
-                case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
+                case HttpStatusCode.Forbidden:
+                    // Answered only after the password was proved right, so it tells nothing to someone guessing.
+                    var refusal = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken);
+                    return refusal.ValueKind == System.Text.Json.JsonValueKind.Object && refusal.TryGetProperty("reason", out var why) && why.ValueEquals("password_change_required")
+                        ? new CredentialCheckResult.PasswordChangeRequired()
+                        : new CredentialCheckResult.Refused();
+                case HttpStatusCode.Unauthorized:
                     return new CredentialCheckResult.Refused();
                 case HttpStatusCode.Conflict:
                     var problem = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken);

@@ -27,6 +27,9 @@ public sealed class LoginModel(
 
     private ExternalSignInState.Pending? _pending;
 
+    /// <summary>Shown only to someone who gave the right password: an administrator asked for a new one.</summary>
+    private const string PasswordChangeRequired = "Your password must be changed before you can sign in. Set a new one through your app, or ask your administrator.";
+
     /// <summary>Generic on purpose: the same for an unknown email, a wrong password and a disabled account.</summary>
     public const string InvalidCredentials = "Invalid email or password.";
 
@@ -150,6 +153,8 @@ public sealed class LoginModel(
                 return Refuse("Too many sign-in attempts. Wait a moment and try again.", StatusCodes.Status429TooManyRequests);
             case CredentialCheckResult.Refused:
                 return Refuse(InvalidCredentials, StatusCodes.Status401Unauthorized);
+            case CredentialCheckResult.PasswordChangeRequired:
+                return Refuse(PasswordChangeRequired, StatusCodes.Status403Forbidden);
             default:
                 return Refuse("Signing in is not possible right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
         }
@@ -189,6 +194,8 @@ public sealed class LoginModel(
                     Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 }
                 return RefuseCode("Too many attempts. Wait a moment and try again.", StatusCodes.Status429TooManyRequests);
+            case CredentialCheckResult.PasswordChangeRequired:
+                return RefuseCode(PasswordChangeRequired, StatusCodes.Status403Forbidden);
             case CredentialCheckResult.Refused:
                 // A wrong code keeps the ticket (up to three tries); a worn-out or expired one makes the next try fail
                 // too, and the user starts over with the password.
