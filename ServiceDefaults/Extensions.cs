@@ -88,7 +88,8 @@ public static class ServiceDefaultsExtensions
                     // Probes would drown the traces that matter.
                     o.Filter = context => !context.Request.Path.StartsWithSegments(HealthPath)
                                           && !context.Request.Path.StartsWithSegments(AlivePath);
-                    // An unhandled exception becomes an event on its request's span (5xx marks the span as an error).
+                    // An exception nobody handled becomes an event on its request's span (5xx marks the span as an
+                    // error); the exception handler's own ones are put there, scrubbed, by ExceptionOnTheTrace.
                     o.RecordException = true;
                 })
                 .AddHttpClientInstrumentation()

@@ -48,6 +48,7 @@ public static class SecurityDefaults
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsPolicy.Apply);
         // Same behaviour in every environment: a bad request is a 400 problem, never an exception page.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
+        builder.Services.AddExceptionHandler<Telemetry.ExceptionOnTheTrace>(); // first: it only records, then passes on
         builder.Services.AddExceptionHandler<Health.DependencyOutageExceptionHandler>();
         builder.Services.Configure<ExceptionHandlerOptions>(o =>
             o.StatusCodeSelector = ex => ex switch

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Trace;
 using SecurePlatform.ServiceDefaults.Telemetry;
 using SecurePlatform.TestSupport;
 
@@ -68,6 +69,48 @@ public class ErrorMonitoringTests
         foreach (var secret in new[] { Email, Uri.EscapeDataString(Email), Password, Cookie, ClientIp, Bearer })
         {
             Assert.DoesNotContain(secret, envelope, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public async Task An_unhandled_exception_is_an_error_on_its_request_span_without_the_secrets_it_carried()
+    {
+        var spans = new List<System.Diagnostics.Activity>();
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Security:RequireHttps"] = "false",
+            ["Security:KnownNetworks:0"] = "192.0.2.0/24",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.AddServiceDefaults();
+        builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans));
+        await using var app = builder.Build();
+        app.UseServiceDefaults();
+        app.MapPost("/boom", string () => throw new InvalidOperationException($"Lookup failed for {Email} at {ClientIp} (token {Bearer}, password: {Password})"));
+        await app.StartAsync();
+
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/boom?email={Uri.EscapeDataString(Email)}") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", Bearer);
+        Assert.Equal(HttpStatusCode.InternalServerError, (await client.SendAsync(request)).StatusCode);
+        await app.StopAsync(); // flushes the exporter
+
+        System.Diagnostics.Activity span;
+        lock (spans)
+        {
+            span = Assert.Single(spans, s => s.Kind == System.Diagnostics.ActivityKind.Server && s.DisplayName.Contains("/boom", StringComparison.Ordinal));
+        }
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Error, span.Status);
+        var exception = Assert.Single(span.Events, e => e.Name == "exception");
+        Assert.Contains(exception.Tags, t => t.Key == "exception.type" && (t.Value as string ?? "").Contains("InvalidOperationException", StringComparison.Ordinal));
+        var exported = string.Join("\n", span.TagObjects.Select(t => $"{t.Key}={t.Value}")
+            .Concat(span.Events.SelectMany(e => e.Tags.Select(t => $"{e.Name}.{t.Key}={t.Value}")))
+            .Append(span.StatusDescription ?? ""));
+        foreach (var secret in new[] { Email, Uri.EscapeDataString(Email), Password, ClientIp, Bearer })
+        {
+            Assert.DoesNotContain(secret, exported, StringComparison.OrdinalIgnoreCase);
         }
     }
 
