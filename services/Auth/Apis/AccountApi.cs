@@ -150,6 +150,19 @@ public static partial class AccountApi
             new(PasswordPolicy.Rules.Reused, "On change: differs from the current password."),
         ]));
 
+    /// <summary>What a new password must be on every change (the policy, and not the current one), under <c>newPassword</c>.</summary>
+    internal static void AddNewPasswordProblems(FieldErrors errors, PasswordPolicy policy, string? newPassword, string? currentPassword, string? email)
+    {
+        foreach (var violation in policy.Check(newPassword, email))
+        {
+            errors.Add("newPassword", violation.Rule, violation.Message);
+        }
+        if (string.Equals(newPassword, currentPassword, StringComparison.Ordinal))
+        {
+            errors.Add("newPassword", PasswordPolicy.Rules.Reused, "The new password must differ from the current one.");
+        }
+    }
+
     internal static async Task<IResult> ChangePasswordAsync(
         ChangePasswordRequest request, ClaimsPrincipal principal, HttpContext http, [AsParameters] AccountServices services, CancellationToken cancellationToken)
     {
@@ -168,14 +181,7 @@ public static partial class AccountApi
             errors.Add("currentPassword", "incorrect", "The current password is incorrect.");
             return errors.ToResult();
         }
-        foreach (var violation in services.Policy.Check(request.NewPassword, user.Email))
-        {
-            errors.Add("newPassword", violation.Rule, violation.Message);
-        }
-        if (string.Equals(request.NewPassword, request.CurrentPassword, StringComparison.Ordinal))
-        {
-            errors.Add("newPassword", PasswordPolicy.Rules.Reused, "The new password must differ from the current one.");
-        }
+        AddNewPasswordProblems(errors, services.Policy, request.NewPassword, request.CurrentPassword, user.Email);
         if (errors.Any)
         {
             return errors.ToResult();

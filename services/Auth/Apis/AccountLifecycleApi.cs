@@ -143,14 +143,7 @@ public static partial class AccountLifecycleApi
             }
         }
         var errors = new FieldErrors();
-        foreach (var violation in services.Policy.Check(body.NewPassword, user.Email))
-        {
-            errors.Add("newPassword", violation.Rule, violation.Message);
-        }
-        if (string.Equals(body.NewPassword, body.CurrentPassword, StringComparison.Ordinal))
-        {
-            errors.Add("newPassword", PasswordPolicy.Rules.Reused, "The new password must differ from the current one.");
-        }
+        AccountApi.AddNewPasswordProblems(errors, services.Policy, body.NewPassword, body.CurrentPassword, user.Email);
         if (errors.Any)
         {
             return errors.ToResult();

@@ -244,7 +244,8 @@ public static class TokenApi
             info[Claims.Email] = email;
             info[Claims.EmailVerified] = principal.GetClaim(Claims.EmailVerified) == "true";
         }
-        if (principal.HasScope(Scopes.Profile) && http.Request.Headers.Authorization.ToString() is ['B', 'e', 'a', 'r', 'e', 'r', ' ', .. var accessToken])
+        // The token OpenIddict took from the Authorization header (the only place it may come from here).
+        if (principal.HasScope(Scopes.Profile) && http.GetOpenIddictServerRequest()?.AccessToken is { } accessToken)
         {
             foreach (var (claim, value) in await profiles.ProfileClaimsAsync(accessToken, http.RequestAborted))
             {

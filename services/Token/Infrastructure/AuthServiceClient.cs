@@ -132,6 +132,24 @@ public sealed partial class AuthServiceClient(
         }
     }
 
+    /// <summary>The <c>reason</c> of auth-service's problem answer; null when the body is empty or not such a problem (an authorization refusal has none).</summary>
+    private static async Task<string?> ReasonAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        try
+        {
+            using var problem = System.Text.Json.JsonDocument.Parse(body.Length == 0 ? "null" : body);
+            return problem.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                   && problem.RootElement.TryGetProperty("reason", out var reason) && reason.ValueKind == System.Text.Json.JsonValueKind.String
+                ? reason.GetString()
+                : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
     private async Task<CredentialCheckResult> SendAsync(string path, object body, HttpContext browser, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
@@ -151,15 +169,13 @@ public sealed partial class AuthServiceClient(
                     return user is { Subject.Length: > 0 } ? new CredentialCheckResult.Verified(user) : new CredentialCheckResult.Unavailable();
                 case HttpStatusCode.Forbidden:
                     // Answered only after the password was proved right, so it tells nothing to someone guessing.
-                    var refusal = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken);
-                    return refusal.ValueKind == System.Text.Json.JsonValueKind.Object && refusal.TryGetProperty("reason", out var why) && why.ValueEquals("password_change_required")
+                    return await ReasonAsync(response, cancellationToken) == "password_change_required"
                         ? new CredentialCheckResult.PasswordChangeRequired()
                         : new CredentialCheckResult.Refused();
                 case HttpStatusCode.Unauthorized:
                     return new CredentialCheckResult.Refused();
                 case HttpStatusCode.Conflict:
-                    var problem = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken);
-                    return problem.TryGetProperty("reason", out var reason) && reason.ValueEquals("link_required")
+                    return await ReasonAsync(response, cancellationToken) == "link_required"
                         ? new CredentialCheckResult.LinkRequired()
                         : new CredentialCheckResult.Refused();
                 case HttpStatusCode.TooManyRequests:
