@@ -72,8 +72,8 @@ public class AdminClientsTests(TokenServiceFactory token) : IClassFixture<TokenS
     private async Task<Session> OpenSessionAsync(string subject, string clientId)
     {
         await using var scope = token.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<SessionService>()
-            .OpenAsync(subject, clientId, ["pwd"], ["user"], "198.51.100.7", "tests", new DefaultHttpContext(), subject, CancellationToken.None);
+        return (await scope.ServiceProvider.GetRequiredService<SessionService>()
+            .OpenAsync(new SessionGrant(subject, clientId, ["pwd"], ["user"], ["offline_access"], DateTimeOffset.UtcNow), "198.51.100.7", "tests", new DefaultHttpContext(), subject, CancellationToken.None)).Session;
     }
 
     [Fact]

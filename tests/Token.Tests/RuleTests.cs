@@ -1,3 +1,5 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
 using SecurePlatform.Token.Model;
 
 namespace SecurePlatform.Token.Tests;
@@ -49,35 +51,36 @@ public class SessionPolicyTests
     private static readonly DateTimeOffset Now = new(2026, 1, 10, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Idle = TimeSpan.FromDays(7);
     private static readonly SessionPolicy Policy = new(Idle, TimeSpan.FromDays(30));
-    private static readonly Guid Current = Guid.NewGuid(), Previous = Guid.NewGuid();
+    private static readonly byte[] Current = RandomNumberGenerator.GetBytes(32), Previous = RandomNumberGenerator.GetBytes(32);
+    private static readonly string[] None = [];
 
     private static Session Session(Action<Session>? change = null)
     {
-        var s = new Session { CreatedAt = Now.AddDays(-3), LastUsedAt = Now.AddHours(-1), ExpiresAt = Now.AddDays(27), RefreshTokenId = Current, PreviousRefreshTokenId = Previous, RotatedAt = Now.AddSeconds(-10) };
+        var s = new Session { CreatedAt = Now.AddDays(-3), LastUsedAt = Now.AddHours(-1), ExpiresAt = Now.AddDays(27), RefreshTokenHash = Current, PreviousRefreshTokenHash = Previous, Scopes = ["openid", "offline_access", "email"], RotatedAt = Now.AddSeconds(-10) };
         change?.Invoke(s);
         return s;
     }
 
     [Fact]
     public void The_current_token_rotates()
-        => Assert.Equal(RefreshDecision.Rotate, Policy.Decide(Session(), Current, Now));
+        => Assert.Equal(RefreshDecision.Rotate, Policy.Decide(Session(), Current, None, Now));
 
     [Fact]
     public void Any_other_token_of_the_family_is_reuse_even_one_rotated_this_very_instant()
     {
-        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(), Previous, Now));
+        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(), Previous, None, Now));
         // The lost side of a race: its "now" can be earlier than the winner's rotation.
-        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(s => s.RotatedAt = Now.AddMilliseconds(5)), Previous, Now));
-        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(), Guid.NewGuid(), Now));
+        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(s => s.RotatedAt = Now.AddMilliseconds(5)), Previous, None, Now));
+        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(), RandomNumberGenerator.GetBytes(32), None, Now));
     }
 
     [Fact]
     public void Revoked_idle_or_expired_sessions_refuse_every_token()
     {
-        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.RevokedAt = Now.AddMinutes(-1)), Current, Now));
-        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.LastUsedAt = Now - Idle), Current, Now));
-        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.ExpiresAt = Now), Current, Now));
-        Assert.Equal(RefreshDecision.Rotate, Policy.Decide(Session(s => s.LastUsedAt = Now - Idle + TimeSpan.FromMilliseconds(1)), Current, Now));
+        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.RevokedAt = Now.AddMinutes(-1)), Current, None, Now));
+        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.LastUsedAt = Now - Idle), Current, None, Now));
+        Assert.Equal(RefreshDecision.Refuse, Policy.Decide(Session(s => s.ExpiresAt = Now), Current, None, Now));
+        Assert.Equal(RefreshDecision.Rotate, Policy.Decide(Session(s => s.LastUsedAt = Now - Idle + TimeSpan.FromMilliseconds(1)), Current, None, Now));
     }
 
     [Fact]
@@ -89,6 +92,54 @@ public class SessionPolicyTests
     {
         Assert.Equal(Idle, Policy.RefreshTokenLifetime(Now.AddDays(27), Now));
         Assert.Equal(TimeSpan.FromDays(2), Policy.RefreshTokenLifetime(Now.AddDays(2), Now));
+    }
+
+    [Fact]
+    public void A_refresh_may_narrow_the_granted_scopes_but_never_widen_them()
+    {
+        Assert.Equal(RefreshDecision.Rotate, Policy.Decide(Session(), Current, ["openid", "email"], Now));
+        Assert.Equal(RefreshDecision.ScopeNotGranted, Policy.Decide(Session(), Current, ["openid", "profile"], Now));
+        // Reuse is reuse whatever else the request says.
+        Assert.Equal(RefreshDecision.ReuseDetected, Policy.Decide(Session(), Previous, ["profile"], Now));
+    }
+}
+
+public class OpaqueRefreshTokenTests
+{
+    private static readonly byte[] Key = RandomNumberGenerator.GetBytes(32);
+
+    [Fact]
+    public void A_token_reads_back_its_sid_and_the_hash_the_session_stores_and_shows_nothing_else()
+    {
+        var sid = Guid.CreateVersion7();
+        var (token, hash) = OpaqueRefreshToken.Create(Key, sid, "platform-app");
+
+        Assert.True(OpaqueRefreshToken.TryRead(Key, token, "platform-app", out var readSid, out var readHash));
+        Assert.Equal(sid, readSid);
+        Assert.Equal(hash, readHash);
+        Assert.Equal(OpaqueRefreshToken.Length, token.Length);
+        Assert.DoesNotContain('.', token); // not a JWT: nothing a client could decode
+        Assert.NotEqual(hash, OpaqueRefreshToken.Create(Key, sid, "platform-app").Hash); // 256 fresh bits each time
+    }
+
+    [Fact]
+    public void A_token_is_refused_for_another_client_another_key_or_any_changed_byte()
+    {
+        var (token, _) = OpaqueRefreshToken.Create(Key, Guid.CreateVersion7(), "platform-app");
+        Assert.False(OpaqueRefreshToken.TryRead(Key, token, "other-app", out _, out _));
+        Assert.False(OpaqueRefreshToken.TryRead(RandomNumberGenerator.GetBytes(32), token, "platform-app", out _, out _));
+        var bytes = Base64Url.DecodeFromChars(token);
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var changed = (byte[])bytes.Clone();
+            changed[i] ^= 0x01;
+            Assert.False(OpaqueRefreshToken.TryRead(Key, Base64Url.EncodeToString(changed), "platform-app", out _, out _));
+        }
+        Assert.False(OpaqueRefreshToken.TryRead(Key, token[..^1], "platform-app", out _, out _));
+        Assert.False(OpaqueRefreshToken.TryRead(Key, token + "A", "platform-app", out _, out _));
+        Assert.False(OpaqueRefreshToken.TryRead(Key, new string('!', token.Length), "platform-app", out _, out _));
+        Assert.False(OpaqueRefreshToken.TryRead(Key, null, "platform-app", out _, out _));
+        Assert.False(OpaqueRefreshToken.TryRead(Key, token, null, out _, out _));
     }
 }
 

@@ -31,7 +31,7 @@ public class SessionPolicySqlTests(TokenServiceFactory token) : IClassFixture<To
                     cases.Add(new Session
                     {
                         Id = Guid.CreateVersion7(), Subject = subject, ClientId = "platform-app", CreatedAt = now - TimeSpan.FromDays(1),
-                        LastUsedAt = lastUsed, ExpiresAt = expires, RevokedAt = revoked, RefreshTokenId = Guid.NewGuid(),
+                        LastUsedAt = lastUsed, ExpiresAt = expires, RevokedAt = revoked,
                     });
                 }
             }

@@ -261,11 +261,11 @@ public class TokenFlowTests(TokenServiceFactory token) : IClassFixture<TokenServ
     public async Task Browser_mode_refreshes_from_the_cookie_only_with_the_custom_header()
     {
         var issued = await token.SignInAsync(NewUser());
-        var before = token.WithDb(db => db.Sessions.Single(s => s.Id == Guid.Parse(issued.Sid)).RefreshTokenId);
+        var before = token.WithDb(db => db.Sessions.Single(s => s.Id == Guid.Parse(issued.Sid)).RefreshTokenHash);
 
         using var crossSite = CookieRefresh(issued.RefreshToken!, withHeader: false);
         var refused = await token.Http.SendAsync(crossSite);
-        var unchanged = token.WithDb(db => db.Sessions.Single(s => s.Id == Guid.Parse(issued.Sid)).RefreshTokenId);
+        var unchanged = token.WithDb(db => db.Sessions.Single(s => s.Id == Guid.Parse(issued.Sid)).RefreshTokenHash);
         using var fromApp = CookieRefresh(issued.RefreshToken!, withHeader: true);
         var accepted = await token.Http.SendAsync(fromApp);
 

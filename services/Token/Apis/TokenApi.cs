@@ -1,4 +1,5 @@
 using SecurePlatform.ServiceDefaults.RateLimiting;
+using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore;
@@ -51,7 +52,7 @@ public static class TokenApi
         }
         if (request.IsAuthorizationCodeGrantType())
         {
-            return await RedeemCodeAsync(http, sessions, policy, cancellationToken);
+            return await RedeemCodeAsync(http, sessions, policy, clock, cancellationToken);
         }
         if (request.IsRefreshTokenGrantType())
         {
@@ -90,26 +91,27 @@ public static class TokenApi
             return Error(Errors.InvalidRequest, "The amr parameter is missing.");
         }
         var roles = Words((string?)request[Protocol.SignInGrant.Roles]);
+        // auth-service calls this grant right after the password (and second-factor) check, so now is the sign-in's
+        // auth_time. The session keeps it: a refresh repeats it, never renews it.
+        var grant = new SessionGrant(subject, targetClient, amr, roles,
+            // Not an OpenID Connect sign-in (no identity token: nobody reads it, and it would cost a second RSA signature).
+            [.. request.GetScopes().Intersect([Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct()],
+            clock.GetUtcNow());
         // The user who proved who they are opened this session; auth-service only relays it (like its LoginSucceeded).
-        var session = await sessions.OpenAsync(
-            subject, targetClient, amr, roles, (string?)request[Protocol.SignInGrant.ClientIp], (string?)request[Protocol.SignInGrant.UserAgent],
-            http, actor: subject, cancellationToken);
+        var issued = await sessions.OpenAsync(
+            grant, (string?)request[Protocol.SignInGrant.ClientIp], (string?)request[Protocol.SignInGrant.UserAgent], http, actor: subject, cancellationToken);
         if ((string?)request[Protocol.SignInGrant.RefreshTokenDelivery] == Protocol.SignInGrant.CookieDelivery)
         {
             OpenIddictHandlers.DeliverRefreshTokenInCookie(http);
         }
-        // auth-service calls this grant right after the password (and second-factor) check, so now is the sign-in's
-        // auth_time. The refresh token carries it (CarriedClaims): a refresh repeats it, never renews it, or refreshing
-        // would make any old session "recent" for the sensitive actions.
-        Claim[] authTime = [new(Claims.AuthenticationTime, clock.GetUtcNow().ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), ClaimValueTypes.Integer64)];
-        return SignIn(http, subject, session.Id, session.RefreshTokenId, amr, roles, targetClient, request.GetScopes(), policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt, authTime);
+        return SignIn(http, issued, policy.RefreshTokenLifetime(issued.Session.ExpiresAt, issued.Session.CreatedAt));
     }
 
     /// <summary>
     /// The code flow's exchange. OpenIddict has checked the code (signature, lifetime, client, redirect URI, PKCE
     /// verifier); a code redeemed twice revokes what its first redemption issued.
     /// </summary>
-    private static async Task<IResult> RedeemCodeAsync(HttpContext http, SessionService sessions, SessionPolicy policy, CancellationToken cancellationToken)
+    private static async Task<IResult> RedeemCodeAsync(HttpContext http, SessionService sessions, SessionPolicy policy, TimeProvider clock, CancellationToken cancellationToken)
     {
         var code = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
         var subject = code?.GetClaim(Claims.Subject);
@@ -120,49 +122,39 @@ public static class TokenApi
             return Error(Errors.InvalidGrant, "The authorization code is invalid.");
         }
         var clientId = http.GetOpenIddictServerRequest()!.ClientId!;
-        var amr = ArrayClaim(code, PlatformClaims.Amr);
-        var roles = ArrayClaim(code, PlatformClaims.Roles);
+        var authTime = long.TryParse(code.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var at)
+            ? DateTimeOffset.FromUnixTimeSeconds(at) : clock.GetUtcNow();
+        var grant = new SessionGrant(subject, clientId, ArrayClaim(code, PlatformClaims.Amr), ArrayClaim(code, PlatformClaims.Roles), [.. code.GetScopes()], authTime,
+            code.GetClaim(Claims.Email), bool.TryParse(code.GetClaim(Claims.EmailVerified), out var verified) ? verified : null);
         var codeExpires = code.GetExpirationDate() ?? DateTimeOffset.UtcNow.AddMinutes(10);
-        var session = await sessions.OpenFromCodeAsync(
+        var issued = await sessions.OpenFromCodeAsync(
             codeId, codeExpires, sid, Guid.TryParse(code.GetClaim(HostedSignIn.CodeClaims.BrowserSession), out var bsid) ? bsid : null,
-            subject, clientId, amr, roles, code.GetClaim(HostedSignIn.CodeClaims.ClientIp), code.GetClaim(HostedSignIn.CodeClaims.UserAgent), http, cancellationToken);
-        if (session is null)
+            grant, code.GetClaim(HostedSignIn.CodeClaims.ClientIp), code.GetClaim(HostedSignIn.CodeClaims.UserAgent), http, cancellationToken);
+        if (issued is null)
         {
             return Error(Errors.InvalidGrant, "The authorization code has already been used.");
         }
-        return SignIn(http, subject, sid, session.RefreshTokenId, amr, roles, clientId, code.GetScopes(),
-            policy.RefreshTokenLifetime(session.ExpiresAt, session.CreatedAt), session.ExpiresAt, CarriedClaims(code), openIdConnect: true);
+        return SignIn(http, issued, policy.RefreshTokenLifetime(issued.Session.ExpiresAt, issued.Session.CreatedAt));
     }
-
-    /// <summary>Claims of the code-flow sign-in that every later token of the session repeats.</summary>
-    private static List<Claim> CarriedClaims(ClaimsPrincipal principal) =>
-        new[] { Claims.AuthenticationTime, Claims.Email, Claims.EmailVerified }
-            .Select(principal.FindFirst).OfType<Claim>().Select(c => new Claim(c.Type, c.Value, c.ValueType)).ToList();
 
     private static async Task<IResult> RefreshAsync(OpenIddictRequest request, HttpContext http, SessionService sessions, SessionPolicy policy, TimeProvider clock, CancellationToken cancellationToken)
     {
-        // OpenIddict has already checked the refresh token's signature, lifetime and that it was issued to this client.
+        // OpenIddict has read the opaque token (OpenIddictHandlers.ReadOpaqueRefreshTokens: well formed, its tag holds
+        // for this client); the session row decides everything else.
         var principal = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
-        var subject = principal?.GetClaim(Claims.Subject);
-        if (principal is null || subject is null
+        if (principal is null
             || !Guid.TryParse(principal.GetClaim(PlatformClaims.SessionId), out var sid)
-            || !Guid.TryParse(principal.GetClaim(RefreshTokenClaims.Id), out var presented))
+            || principal.GetClaim(OpenIddictHandlers.PresentedSecretHashClaim) is not { } hash)
         {
             return Error(Errors.InvalidGrant, "The refresh token is invalid.");
         }
-        var next = Guid.NewGuid();
-        var clientId = request.ClientId!;
-        var decision = await sessions.RotateAsync(sid, presented, next, subject, clientId, http, cancellationToken);
-        if (decision != RefreshDecision.Rotate)
+        var rotation = await sessions.RotateAsync(sid, Convert.FromBase64String(hash), [.. request.GetScopes()], request.ClientId!, http, cancellationToken);
+        return rotation.Decision switch
         {
-            return Error(Errors.InvalidGrant, "The refresh token is no longer valid.");
-        }
-        var now = clock.GetUtcNow();
-        var expiresAt = long.TryParse(principal.GetClaim(RefreshTokenClaims.SessionExpires), out var sexp) ? DateTimeOffset.FromUnixTimeSeconds(sexp) : now;
-        return SignIn(http, subject, sid, next, ArrayClaim(principal, PlatformClaims.Amr), ArrayClaim(principal, PlatformClaims.Roles), clientId, principal.GetScopes(),
-            policy.RefreshTokenLifetime(expiresAt, now), expiresAt, CarriedClaims(principal),
-            // Only a code-flow session's tokens carry openid (the sign-in grant's never do).
-            openIdConnect: principal.HasScope(Scopes.OpenId));
+            RefreshDecision.Rotate => SignIn(http, rotation.Issued!, policy.RefreshTokenLifetime(rotation.Issued!.Session.ExpiresAt, clock.GetUtcNow())),
+            RefreshDecision.ScopeNotGranted => Error(Errors.InvalidScope, "The requested scope exceeds the scope granted to this session."),
+            _ => Error(Errors.InvalidGrant, "The refresh token is no longer valid."),
+        };
     }
 
     /// <summary>Service-to-service: the client is the subject; no session, no refresh token.</summary>
@@ -177,44 +169,44 @@ public static class TokenApi
         return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
-    private static IResult SignIn(
-        HttpContext http, string subject, Guid sid, Guid refreshTokenId, string[] amr, string[] roles, string clientId, IEnumerable<string> scopes,
-        TimeSpan refreshLifetime, DateTimeOffset sessionExpiresAt, IReadOnlyList<Claim>? carried = null, bool openIdConnect = false)
+    /// <summary>
+    /// The tokens of <paramref name="issued"/>'s session: every claim comes from the session row, so a sign-in, a code
+    /// exchange and a refresh issue the same tokens. The refresh token is the one the session row now expects.
+    /// </summary>
+    private static IResult SignIn(HttpContext http, IssuedSession issued, TimeSpan refreshLifetime)
     {
-        OpenIddictHandlers.SetRefreshCookieLifetime(http, refreshLifetime);
+        var session = issued.Session;
+        OpenIddictHandlers.SetRefreshToken(http, issued.RefreshToken, refreshLifetime);
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Subject, PlatformClaims.Roles);
-        identity.SetClaim(Claims.Subject, subject);
-        identity.SetClaim(PlatformClaims.SessionId, sid.ToString());
+        identity.SetClaim(Claims.Subject, session.Subject);
+        identity.SetClaim(PlatformClaims.SessionId, session.Id.ToString());
         identity.SetClaim(Claims.JwtId, Guid.NewGuid().ToString("N"));
         // JSON arrays even with one value (RFC 8176 amr; roles for every resource server alike).
-        identity.AddClaim(new Claim(PlatformClaims.Amr, JsonSerializer.Serialize(amr), JsonClaimValueTypes.JsonArray));
-        identity.AddClaim(new Claim(PlatformClaims.Roles, JsonSerializer.Serialize(roles), JsonClaimValueTypes.JsonArray));
-        identity.SetClaim(Claims.AuthenticationContextReference, AuthenticationContextClasses.For(amr));
-        // Only in the refresh token: which member of the family it is, and when the session ends.
-        identity.SetClaim(RefreshTokenClaims.Id, refreshTokenId.ToString());
-        identity.SetClaim(RefreshTokenClaims.SessionExpires, sessionExpiresAt.ToUnixTimeSeconds());
-        foreach (var claim in carried ?? [])
+        identity.AddClaim(new Claim(PlatformClaims.Amr, JsonSerializer.Serialize(session.Amr), JsonClaimValueTypes.JsonArray));
+        identity.AddClaim(new Claim(PlatformClaims.Roles, JsonSerializer.Serialize(session.Roles), JsonClaimValueTypes.JsonArray));
+        identity.SetClaim(Claims.AuthenticationContextReference, AuthenticationContextClasses.For(session.Amr));
+        identity.AddClaim(new Claim(Claims.AuthenticationTime, session.AuthTime.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
+        if (session.Email is { } email)
         {
-            identity.AddClaim(claim);
+            identity.AddClaim(new Claim(Claims.Email, email));
         }
-        var granted = scopes.ToList();
-        var openId = openIdConnect && granted.Contains(Scopes.OpenId);
+        if (session.EmailVerified is { } verified)
+        {
+            identity.AddClaim(new Claim(Claims.EmailVerified, verified ? "true" : "false", ClaimValueTypes.Boolean));
+        }
         // The code flow keeps what the user granted (openid: an identity token; offline_access: a refresh token).
-        // The platform sign-in grant has no openid: it is not an OpenID Connect sign-in, and an identity token (nobody
-        // reads it; the login response does not carry it) would cost a second RSA signature per sign-in and refresh.
-        identity.SetScopes(openId ? granted : granted.Intersect([Scopes.OfflineAccess, Scopes.Profile]).Append(Scopes.OfflineAccess).Distinct());
+        var openId = session.Scopes.Contains(Scopes.OpenId);
+        var emailGranted = session.Scopes.Contains(Scopes.Email);
+        identity.SetScopes(session.Scopes);
         identity.SetResources(PlatformClaims.Audience);
-        identity.SetPresenters(clientId);
-        identity.SetRefreshTokenLifetime(refreshLifetime);
-        var email = granted.Contains(Scopes.Email);
+        identity.SetPresenters(session.ClientId);
         identity.SetDestinations(claim => claim.Type switch
         {
-            RefreshTokenClaims.Id or RefreshTokenClaims.SessionExpires => [],
             _ when claim.Type.StartsWith("oi_", StringComparison.Ordinal) => [], // OpenIddict's private claims
             Claims.Subject or PlatformClaims.SessionId or PlatformClaims.Amr or Claims.AuthenticationContextReference => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
             // In the access token too: resource servers check it for sensitive actions (RFC 9470).
             Claims.AuthenticationTime => openId ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken],
-            Claims.Email or Claims.EmailVerified => email ? [Destinations.AccessToken, Destinations.IdentityToken] : [],
+            Claims.Email or Claims.EmailVerified => emailGranted ? [Destinations.AccessToken, Destinations.IdentityToken] : [],
             _ => [Destinations.AccessToken],
         });
         return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);

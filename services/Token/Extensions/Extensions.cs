@@ -234,8 +234,8 @@ public static class Extensions
                     Claims.Subject, PlatformClaims.SessionId, PlatformClaims.Roles, PlatformClaims.Amr, Claims.AuthenticationContextReference, Claims.AuthenticationTime,
                     Claims.Email, Claims.EmailVerified, Claims.Nonce, Claims.AccessTokenHash);
                 server.SetAccessTokenLifetime(options.AccessTokenLifetime);
-                // The upper bound; each refresh token gets SessionPolicy.RefreshTokenLifetime. (OpenIddict's reuse
-                // leeway is not set: it needs token storage, which is off; sessions decide reuse.)
+                // Refresh tokens are opaque and live as long as their session row says (SessionPolicy); OpenIddict's
+                // lifetime is only its upper bound. Its reuse leeway is not set (sessions decide reuse, with none).
                 server.SetRefreshTokenLifetime(options.SessionIdleTimeout);
                 // Self-contained JWT access tokens need no row per issue; sessions (our table) carry rotation and revocation.
                 server.DisableAccessTokenEncryption();
@@ -253,6 +253,10 @@ public static class Extensions
                 server.AddEventHandler(OpenIddictHandlers.RefreshTokenToCookie.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.AccessTokensBelongToTheirApp.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.SignTokensByAudience.Descriptor);
+                server.AddEventHandler(OpenIddictHandlers.ReadOpaqueRefreshTokens.Descriptor);
+                server.AddEventHandler(OpenIddictHandlers.IssueOpaqueRefreshTokens.Descriptor);
+                // An opaque refresh token carries no scopes: SessionPolicy.Decide checks a narrowing request against the session's.
+                server.RemoveEventHandler(OpenIddictServerHandlers.Exchange.ValidateGrantedScopes.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RevokeSession.Descriptor);
                 server.AddEventHandler(OpenIddictHandlers.RejectRevokedSessions.Descriptor);

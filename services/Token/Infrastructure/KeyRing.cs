@@ -58,6 +58,9 @@ public sealed partial class KeyRing(
 
     public string? ActiveKeyId => _snapshot?.ActiveKeyId;
 
+    /// <summary>The key of refresh tokens' tags (<see cref="OpaqueRefreshToken"/>), the same on every replica.</summary>
+    public ReadOnlySpan<byte> RefreshTokenKey => (_snapshot ?? throw new InvalidOperationException("The key ring has not been loaded yet.")).RefreshTokenKey;
+
     /// <summary>The signing keys in JWKS right now.</summary>
     public IReadOnlyList<string> PublishedKeyIds => _snapshot?.PublishedKeyIds ?? [];
 
@@ -167,6 +170,7 @@ public sealed partial class KeyRing(
             published.OrderByDescending(k => k == active).ThenByDescending(k => k.ActivatesAt).Select(ToCredentials).ToList(),
             ToEncryptingCredentials(encryption),
             ToInternalSigningCredentials(encryption),
+            DeriveFromEncryptionKey(encryption, "secureplatform token-service refresh token tag"),
             ids,
             active?.Id,
             next);
@@ -373,16 +377,18 @@ public sealed partial class KeyRing(
     /// The HMAC key for tokens only token-service reads (see <see cref="OpenIddictHandlers.SignTokensByAudience"/>),
     /// derived from the encryption key so that every replica has the same one without another stored secret.
     /// </summary>
-    private SigningCredentials ToInternalSigningCredentials(SigningKey encryption)
-    {
-        var material = HKDF.DeriveKey(HashAlgorithmName.SHA256, _material[encryption.Id]!, 32, salt: [], info: "secureplatform token-service internal token signing"u8.ToArray());
-        return new SigningCredentials(new SymmetricSecurityKey(material) { KeyId = "int-" + encryption.Id }, SecurityAlgorithms.HmacSha256);
-    }
+    private SigningCredentials ToInternalSigningCredentials(SigningKey encryption) =>
+        new(new SymmetricSecurityKey(DeriveFromEncryptionKey(encryption, "secureplatform token-service internal token signing")) { KeyId = "int-" + encryption.Id },
+            SecurityAlgorithms.HmacSha256);
+
+    private byte[] DeriveFromEncryptionKey(SigningKey encryption, string purpose) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, _material[encryption.Id]!, 32, salt: [], info: System.Text.Encoding.ASCII.GetBytes(purpose));
 
     private sealed record Snapshot(
         IReadOnlyList<SigningCredentials> Signing,
         EncryptingCredentials Encryption,
         SigningCredentials InternalSigning,
+        byte[] RefreshTokenKey,
         IReadOnlyList<string> PublishedKeyIds,
         string? ActiveKeyId,
         DateTimeOffset? NextTransition);

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -19,12 +20,81 @@ public static class OpenIddictHandlers
 {
     private const string CookieModeItem = "sp_refresh_cookie";
     private const string CookieLifetimeItem = "sp_refresh_cookie_lifetime";
+    private const string RefreshTokenItem = "sp_refresh_token";
+
+    /// <summary>The SHA-256 of a presented refresh token's secret (base64), on the principal OpenIddict hands the token endpoint.</summary>
+    public const string PresentedSecretHashClaim = "sp_rt_hash";
 
     /// <summary>This response carries its refresh token in the refresh cookie instead of the body.</summary>
     public static void DeliverRefreshTokenInCookie(HttpContext http) => http.Items[CookieModeItem] = true;
 
-    /// <summary>The lifetime of the refresh token being issued, which the cookie's Max-Age follows.</summary>
-    public static void SetRefreshCookieLifetime(HttpContext http, TimeSpan lifetime) => http.Items[CookieLifetimeItem] = lifetime;
+    /// <summary>
+    /// The refresh token this response issues (the one the session row now expects; see <see cref="IssueOpaqueRefreshTokens"/>)
+    /// and its lifetime, which the cookie's Max-Age follows.
+    /// </summary>
+    public static void SetRefreshToken(HttpContext http, string refreshToken, TimeSpan lifetime)
+    {
+        http.Items[RefreshTokenItem] = refreshToken;
+        http.Items[CookieLifetimeItem] = lifetime;
+    }
+
+    /// <summary>
+    /// Reads opaque refresh tokens (<see cref="OpaqueRefreshToken"/>) at the token and revocation endpoints, in place of
+    /// OpenIddict's self-contained ones: a well-formed token whose tag holds for the calling client becomes a principal
+    /// with its sid and the hash of its secret, and nothing else — the session row decides whether it redeems
+    /// (<see cref="SessionService.RotateAsync"/>). Anything else is left to OpenIddict, which refuses it. Introspection is
+    /// not served for refresh tokens: they are for the token endpoint only, and "active": false is the answer for a
+    /// token the caller may not introspect (RFC 7662 §2.2).
+    /// </summary>
+    public sealed class ReadOpaqueRefreshTokens(KeyRing keys) : IOpenIddictServerHandler<ValidateTokenContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenContext>()
+                .UseSingletonHandler<ReadOpaqueRefreshTokens>()
+                .SetOrder(OpenIddictServerHandlers.Protection.ValidateIdentityModelToken.Descriptor.Order - 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateTokenContext context)
+        {
+            if (context.Principal is not null
+                || context.EndpointType is not (OpenIddictServerEndpointType.Token or OpenIddictServerEndpointType.Revocation)
+                || !context.ValidTokenTypes.Contains(TokenTypeIdentifiers.RefreshToken)
+                || !OpaqueRefreshToken.TryRead(keys.RefreshTokenKey, context.Token, context.Request?.ClientId, out var sid, out var hash))
+            {
+                return default;
+            }
+            var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Subject, PlatformClaims.Roles);
+            identity.SetClaim(PlatformClaims.SessionId, sid.ToString());
+            identity.SetClaim(PresentedSecretHashClaim, Convert.ToBase64String(hash));
+            var principal = new ClaimsPrincipal(identity)
+                .SetTokenType(TokenTypeIdentifiers.RefreshToken)
+                .SetPresenters(context.Request!.ClientId!); // what the tag proved
+            context.Principal = principal;
+            return default;
+        }
+    }
+
+    /// <summary>The refresh token OpenIddict puts in the response is the opaque one the session row expects.</summary>
+    public sealed class IssueOpaqueRefreshTokens : IOpenIddictServerHandler<GenerateTokenContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<GenerateTokenContext>()
+                .UseSingletonHandler<IssueOpaqueRefreshTokens>()
+                .SetOrder(OpenIddictServerHandlers.Protection.GenerateIdentityModelToken.Descriptor.Order - 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(GenerateTokenContext context)
+        {
+            if (context.TokenType == TokenTypeIdentifiers.RefreshToken)
+            {
+                context.Token = context.Transaction.GetHttpRequest()?.HttpContext.Items[RefreshTokenItem] as string
+                    ?? throw new InvalidOperationException("A refresh token is being issued without a session (TokenApi.SignIn sets it).");
+            }
+            return default;
+        }
+    }
 
     /// <summary>
     /// Browser mode: a refresh request without a refresh_token parameter takes it from the HttpOnly cookie, but
@@ -155,9 +225,10 @@ public static class OpenIddictHandlers
 
     /// <summary>
     /// Access tokens are signed with the active published key (RS256/PS256/ES256), which resource servers verify
-    /// from JWKS. Tokens only token-service reads back (refresh tokens) are signed with the ring's HMAC key
-    /// instead: they are also encrypted with the ring's AES key, and an RSA signature would be a whole second
-    /// asymmetric signature per refresh and per sign-in for nothing a client can check (cost: bench/README.md).
+    /// from JWKS; identity tokens too (OpenIddict's rule). Tokens only token-service reads back (authorization codes,
+    /// request tokens) are signed with the ring's HMAC key instead: they are also encrypted with the ring's AES key,
+    /// and an RSA signature would be a second asymmetric signature per sign-in for nothing a client can check
+    /// (cost: bench/README.md). Refresh tokens are opaque and not signed at all (<see cref="IssueOpaqueRefreshTokens"/>).
     /// </summary>
     public sealed class SignTokensByAudience(KeyRing keys) : IOpenIddictServerHandler<GenerateTokenContext>
     {
@@ -175,8 +246,8 @@ public static class OpenIddictHandlers
             {
                 TokenTypeIdentifiers.AccessToken => all.Find(c => c.Key is AsymmetricSecurityKey && c.Key.KeyId == keys.ActiveKeyId)
                     ?? all.First(c => c.Key is AsymmetricSecurityKey),
-                TokenTypeIdentifiers.RefreshToken => all.Find(c => c.Key is SymmetricSecurityKey) ?? context.SigningCredentials,
-                _ => context.SigningCredentials, // identity tokens stay asymmetric (OpenIddict's own rule)
+                TokenTypeIdentifiers.IdentityToken => context.SigningCredentials,
+                _ => all.Find(c => c.Key is SymmetricSecurityKey) ?? context.SigningCredentials,
             };
             return default;
         }

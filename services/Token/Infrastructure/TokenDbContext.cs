@@ -27,6 +27,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options) : D
             e.Property(s => s.IpAddress).HasMaxLength(64);
             e.Property(s => s.UserAgent).HasMaxLength(512);
             e.Property(s => s.RevokedReason).HasMaxLength(64);
+            e.Property(s => s.Email).HasMaxLength(320);
             e.HasIndex(s => s.Subject).HasFilter("revoked_at IS NULL");
             e.HasIndex(s => s.BrowserSessionId).HasFilter("browser_session_id IS NOT NULL AND revoked_at IS NULL");
             // The back-channel logouts still owed, per client (BackchannelLogoutDelivery's claim).

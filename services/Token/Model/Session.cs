@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace SecurePlatform.Token.Model;
 
 /// <summary>One sign-in: its refresh-token family, device and times. Id = the <c>sid</c> claim (UUIDv7).</summary>
@@ -14,6 +16,20 @@ public sealed class Session
 
     public string[] Roles { get; set; } = [];
 
+    /// <summary>The scopes granted at sign-in; every token of the session carries them.</summary>
+    public string[] Scopes { get; set; } = [];
+
+    /// <summary>
+    /// When the user last proved who they are for this session (<c>auth_time</c>): a refresh repeats it, never renews it,
+    /// or refreshing would make any old session "recent" for the sensitive actions.
+    /// </summary>
+    public DateTimeOffset AuthTime { get; set; }
+
+    /// <summary>The email claims a code-flow sign-in with the <c>email</c> scope put in its tokens, repeated by every refresh.</summary>
+    public string? Email { get; set; }
+
+    public bool? EmailVerified { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset LastUsedAt { get; set; }
@@ -24,11 +40,11 @@ public sealed class Session
 
     public string? UserAgent { get; set; }
 
-    /// <summary>The only refresh token of the family that may be redeemed next.</summary>
-    public Guid RefreshTokenId { get; set; }
+    /// <summary>The SHA-256 of the secret of the only refresh token of the family that may be redeemed next (<see cref="OpaqueRefreshToken"/>).</summary>
+    public byte[] RefreshTokenHash { get; set; } = [];
 
-    /// <summary>The token it replaced and when (kept for investigation; never redeemable).</summary>
-    public Guid? PreviousRefreshTokenId { get; set; }
+    /// <summary>The hash of the token it replaced and when (kept for investigation; never redeemable).</summary>
+    public byte[]? PreviousRefreshTokenHash { get; set; }
 
     public DateTimeOffset? RotatedAt { get; set; }
 
@@ -53,6 +69,13 @@ public sealed class Session
 
     public DateTimeOffset? BackchannelLogoutNextAt { get; set; }
 }
+
+/// <summary>
+/// What a sign-in grants: who, for which client, how they proved it, and what every token of the session carries
+/// (<see cref="Session"/> keeps it; refresh tokens are opaque and carry nothing).
+/// </summary>
+public sealed record SessionGrant(
+    string Subject, string ClientId, string[] Amr, string[] Roles, string[] Scopes, DateTimeOffset AuthTime, string? Email = null, bool? EmailVerified = null);
 
 /// <summary>
 /// The session rules, defined once: whether a session is still usable, when it ends, how long its next refresh
@@ -88,17 +111,23 @@ public sealed class SessionPolicy(TimeSpan idleTimeout, TimeSpan absoluteLifetim
     }
 
     /// <summary>
-    /// What presenting refresh token <paramref name="presented"/> means. Only the current token of the family
-    /// redeems; any other member — an older token, or the one a concurrent request has just redeemed — is a
-    /// replay. There is no reuse leeway: a leeway is exactly the window in which two redemptions both succeed.
+    /// What presenting the refresh token whose secret hashes to <paramref name="presentedHash"/> means (its tag has
+    /// already proved it a member of the session's family). Only the current token redeems; any other member — an
+    /// older token, or the one a concurrent request has just redeemed — is a replay. There is no reuse leeway: a
+    /// leeway is exactly the window in which two redemptions both succeed. A request for scopes the session was
+    /// not granted is refused without redeeming (RFC 6749 §6).
     /// </summary>
-    public RefreshDecision Decide(Session session, Guid presented, DateTimeOffset now)
+    public RefreshDecision Decide(Session session, byte[] presentedHash, IReadOnlyCollection<string> requestedScopes, DateTimeOffset now)
     {
         if (!IsUsable(session, now))
         {
             return RefreshDecision.Refuse;
         }
-        return presented == session.RefreshTokenId ? RefreshDecision.Rotate : RefreshDecision.ReuseDetected;
+        if (!CryptographicOperations.FixedTimeEquals(presentedHash, session.RefreshTokenHash))
+        {
+            return RefreshDecision.ReuseDetected;
+        }
+        return requestedScopes.All(session.Scopes.Contains) ? RefreshDecision.Rotate : RefreshDecision.ScopeNotGranted;
     }
 }
 
@@ -107,4 +136,5 @@ public enum RefreshDecision
     Rotate,
     Refuse,
     ReuseDetected,
+    ScopeNotGranted,
 }

@@ -85,13 +85,3 @@ public sealed class TokenOptions
     /// <summary>How long a revocation key lives in Redis: longer than any access token it can concern.</summary>
     public TimeSpan RevocationKeyLifetime => AccessTokenLifetime + TimeSpan.FromSeconds(30) + TimeSpan.FromMinutes(1);
 }
-
-/// <summary>token-service's private claims in refresh tokens (never in access tokens).</summary>
-public static class RefreshTokenClaims
-{
-    /// <summary>Which token of the session's family this is.</summary>
-    public const string Id = "rtid";
-
-    /// <summary>When the session ends (unix seconds).</summary>
-    public const string SessionExpires = "sexp";
-}

@@ -21,81 +21,94 @@ public sealed class SessionService(
     BackchannelLogoutDelivery backchannelLogouts,
     OutboxSignal outboxSignal,
     SessionPolicy policy,
+    KeyRing keys,
     TimeProvider clock)
 {
     public const string SourceService = Protocol.Services.Token;
 
-    public async Task<Session> OpenAsync(
-        string subject, string clientId, string[] amr, string[] roles, string? ip, string? userAgent, HttpContext http, string actor, CancellationToken cancellationToken,
+    /// <summary>Opens a session for <paramref name="grant"/> with the first refresh token of its family.</summary>
+    public async Task<IssuedSession> OpenAsync(
+        SessionGrant grant, string? ip, string? userAgent, HttpContext http, string actor, CancellationToken cancellationToken,
         Guid? id = null, Guid? browserSessionId = null)
     {
         var now = clock.GetUtcNow();
+        // The sid carries its creation millisecond (sub-wide revocation compares it); a code-flow sid was chosen
+        // (the same way) when the code was issued, moments ago.
+        var sid = id ?? Guid.CreateVersion7(now);
+        var (refreshToken, hash) = OpaqueRefreshToken.Create(keys.RefreshTokenKey, sid, grant.ClientId);
         var session = new Session
         {
-            // The sid carries its creation millisecond (sub-wide revocation compares it); a code-flow sid was chosen
-            // (the same way) when the code was issued, moments ago.
-            Id = id ?? Guid.CreateVersion7(now),
+            Id = sid,
             BrowserSessionId = browserSessionId,
-            Subject = subject,
-            ClientId = clientId,
-            Amr = amr,
-            Roles = roles,
+            Subject = grant.Subject,
+            ClientId = grant.ClientId,
+            Amr = grant.Amr,
+            Roles = grant.Roles,
+            Scopes = grant.Scopes,
+            AuthTime = grant.AuthTime,
+            Email = grant.Email,
+            EmailVerified = grant.EmailVerified,
             CreatedAt = now,
             LastUsedAt = now,
             ExpiresAt = policy.ExpiresAt(now),
             IpAddress = ip,
             UserAgent = EventStamping.Truncate(userAgent),
-            RefreshTokenId = Guid.NewGuid(),
+            RefreshTokenHash = hash,
         };
         db.Sessions.Add(session);
-        db.AddIntegrationEvent(new SessionCreated { SessionId = session.Id.ToString(), ClientId = clientId, Amr = amr, IpAddress = ip, UserAgent = session.UserAgent }
-            .Stamp(SourceService, http, actor, subject));
+        db.AddIntegrationEvent(new SessionCreated { SessionId = session.Id.ToString(), ClientId = grant.ClientId, Amr = grant.Amr, IpAddress = ip, UserAgent = session.UserAgent }
+            .Stamp(SourceService, http, actor, grant.Subject));
         await db.SaveChangesAsync(cancellationToken);
-        return session;
+        return new IssuedSession(session, refreshToken);
     }
 
     /// <summary>
-    /// Redeems refresh token <paramref name="presented"/> of session <paramref name="sid"/> for <paramref name="next"/>.
-    /// The happy path is one statement: rotate the session row and queue TokenRefreshed in the outbox
-    /// atomically. It matches only while <paramref name="presented"/> is the current token, so of concurrent
-    /// redemptions exactly one matches (the others wait for its row lock and re-check). Everything else looks at
-    /// the session: a token of the family that is not current — an old one, or one a concurrent request has
-    /// just redeemed — is a replay, and revokes the whole session.
+    /// Redeems the refresh token of session <paramref name="sid"/> whose secret hashes to <paramref name="presentedHash"/>
+    /// (its tag already checked) for the next one. The happy path is one statement by primary key: rotate the session
+    /// row, queue TokenRefreshed in the outbox atomically, and read the row back for the new tokens. It matches only
+    /// while the token is the current one, so of concurrent redemptions exactly one matches (the others wait for
+    /// its row lock and re-check). Everything else looks at the session: a token of the family that is not current —
+    /// an old one, or one a concurrent request has just redeemed — is a replay, and revokes the whole session.
     /// </summary>
-    public async Task<RefreshDecision> RotateAsync(Guid sid, Guid presented, Guid next, string subject, string clientId, HttpContext http, CancellationToken cancellationToken)
+    public async Task<Rotation> RotateAsync(Guid sid, byte[] presentedHash, string[] requestedScopes, string clientId, HttpContext http, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var outbox = OutboxMessage.From(new TokenRefreshed { SessionId = sid.ToString(), ClientId = clientId }.Stamp(SourceService, http, clientId, subject));
-        var rotated = await db.Database.ExecuteSqlRawAsync($"""
+        var (next, nextHash) = OpaqueRefreshToken.Create(keys.RefreshTokenKey, sid, clientId);
+        // The subject is only known from the row: the statement writes it into the queued event itself.
+        var outbox = OutboxMessage.From(new TokenRefreshed { SessionId = sid.ToString(), ClientId = clientId }.Stamp(SourceService, http, clientId, subject: null));
+        var rotated = await db.Sessions.FromSqlRaw($"""
             WITH rotated AS (
                 UPDATE sessions
-                   SET previous_refresh_token_id = refresh_token_id, refresh_token_id = @next, rotated_at = @now,
+                   SET previous_refresh_token_hash = refresh_token_hash, refresh_token_hash = @next, rotated_at = @now,
                        last_used_at = @now, ip_address = @ip, user_agent = @user_agent
-                 WHERE id = @sid AND refresh_token_id = @presented AND {SessionPolicy.UsableSql}
-                RETURNING id)
-            INSERT INTO outbox_messages (event_id, type, payload, occurred_at, trace_parent, attempts)
-            SELECT @event_id, @event_type, CAST(@payload AS jsonb), @occurred_at, @trace_parent, 0 FROM rotated
+                 WHERE id = @sid AND refresh_token_hash = @presented AND client_id = @client_id AND scopes @> @requested
+                   AND {SessionPolicy.UsableSql}
+                RETURNING *),
+            queued AS (
+                INSERT INTO outbox_messages (event_id, type, payload, occurred_at, trace_parent, attempts)
+                SELECT @event_id, @event_type, jsonb_set(CAST(@payload AS jsonb), ARRAY['subject'], to_jsonb(subject)), @occurred_at, @trace_parent, 0 FROM rotated)
+            SELECT * FROM rotated
             """,
-            [
-                Parameter("sid", sid), Parameter("presented", presented), Parameter("next", next),
+                Parameter("sid", sid), Parameter("presented", presentedHash), Parameter("next", nextHash),
+                Parameter("client_id", clientId), Parameter("requested", requestedScopes),
                 Parameter("now", now), Parameter("idle_cutoff", policy.IdleCutoff(now)),
                 Parameter("ip", EventStamping.ClientAddress(http)), Parameter("user_agent", EventStamping.UserAgent(http)),
                 Parameter("event_id", outbox.EventId), Parameter("event_type", outbox.Type), Parameter("payload", outbox.Payload),
-                Parameter("occurred_at", outbox.OccurredAt), Parameter("trace_parent", outbox.TraceParent),
-            ],
-            cancellationToken);
-        if (rotated == 1)
+                Parameter("occurred_at", outbox.OccurredAt), Parameter("trace_parent", outbox.TraceParent))
+            .AsNoTracking()
+            .ToListAsync(cancellationToken);
+        if (rotated.Count == 1)
         {
             outboxSignal.Notify();
-            return RefreshDecision.Rotate;
+            return new Rotation(RefreshDecision.Rotate, new IssuedSession(rotated[0], next));
         }
 
         var session = await db.Sessions.FirstOrDefaultAsync(s => s.Id == sid, cancellationToken);
-        if (session is null)
+        if (session is null || session.ClientId != clientId)
         {
-            return RefreshDecision.Refuse;
+            return new Rotation(RefreshDecision.Refuse, null);
         }
-        var decision = policy.Decide(session, presented, now);
+        var decision = policy.Decide(session, presentedHash, requestedScopes, now);
         if (decision == RefreshDecision.ReuseDetected)
         {
             db.AddIntegrationEvent(new RefreshTokenReuseDetected { SessionId = sid.ToString(), ClientId = clientId }.Stamp(SourceService, http, clientId, session.Subject));
@@ -103,7 +116,7 @@ public sealed class SessionService(
         }
         // Rotate here means the session changed under us between the two statements (it cannot become current
         // again): refuse rather than issue without the atomic rotation.
-        return decision == RefreshDecision.Rotate ? RefreshDecision.Refuse : decision;
+        return new Rotation(decision == RefreshDecision.Rotate ? RefreshDecision.Refuse : decision, null);
     }
 
     /// <summary>
@@ -112,8 +125,8 @@ public sealed class SessionService(
     /// §4.1.2, RFC 9700 §4.5). The redemption row and the session commit together, so a concurrent replay waits
     /// on the row's unique key until the first one has committed and then finds the session to revoke.
     /// </summary>
-    public async Task<Session?> OpenFromCodeAsync(
-        Guid codeId, DateTimeOffset codeExpiresAt, Guid sid, Guid? browserSessionId, string subject, string clientId, string[] amr, string[] roles,
+    public async Task<IssuedSession?> OpenFromCodeAsync(
+        Guid codeId, DateTimeOffset codeExpiresAt, Guid sid, Guid? browserSessionId, SessionGrant grant,
         string? ip, string? userAgent, HttpContext http, CancellationToken cancellationToken)
     {
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
@@ -124,14 +137,13 @@ public sealed class SessionService(
                 cancellationToken);
             if (inserted == 1)
             {
-                var session = await OpenAsync(subject, clientId, amr, roles, ip, userAgent, http, subject,
-                    cancellationToken, sid, browserSessionId);
+                var issued = await OpenAsync(grant, ip, userAgent, http, grant.Subject, cancellationToken, sid, browserSessionId);
                 await transaction.CommitAsync(cancellationToken);
                 outboxSignal.Notify();
-                return session;
+                return issued;
             }
         }
-        await RevokeAsync(sid, RevocationReasons.AuthorizationCodeReplay, owner: null, http, clientId, cancellationToken);
+        await RevokeAsync(sid, RevocationReasons.AuthorizationCodeReplay, owner: null, http, grant.ClientId, cancellationToken);
         return null;
     }
 
@@ -259,3 +271,9 @@ public sealed class SessionService(
         await revocations.DeliverSessionsAsync([session.Id.ToString()]);
     }
 }
+
+/// <summary>A session and the refresh token its row now expects (handed to the client once, never stored).</summary>
+public sealed record IssuedSession(Session Session, string RefreshToken);
+
+/// <summary>What presenting a refresh token did: on <see cref="RefreshDecision.Rotate"/>, the session with its next token.</summary>
+public sealed record Rotation(RefreshDecision Decision, IssuedSession? Issued);

@@ -446,6 +446,10 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                         .HasColumnType("text[]")
                         .HasColumnName("amr");
 
+                    b.Property<DateTimeOffset>("AuthTime")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("auth_time");
+
                     b.Property<int>("BackchannelLogoutAttempts")
                         .HasColumnType("integer")
                         .HasColumnName("backchannel_logout_attempts");
@@ -472,6 +476,15 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("Email")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("email");
+
+                    b.Property<bool?>("EmailVerified")
+                        .HasColumnType("boolean")
+                        .HasColumnName("email_verified");
+
                     b.Property<DateTimeOffset>("ExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("expires_at");
@@ -485,13 +498,14 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_used_at");
 
-                    b.Property<Guid?>("PreviousRefreshTokenId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("previous_refresh_token_id");
+                    b.Property<byte[]>("PreviousRefreshTokenHash")
+                        .HasColumnType("bytea")
+                        .HasColumnName("previous_refresh_token_hash");
 
-                    b.Property<Guid>("RefreshTokenId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("refresh_token_id");
+                    b.Property<byte[]>("RefreshTokenHash")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("refresh_token_hash");
 
                     b.Property<DateTimeOffset?>("RevokedAt")
                         .HasColumnType("timestamp with time zone")
@@ -510,6 +524,11 @@ namespace SecurePlatform.Token.Infrastructure.Migrations
                     b.Property<DateTimeOffset?>("RotatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("rotated_at");
+
+                    b.PrimitiveCollection<string[]>("Scopes")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("scopes");
 
                     b.Property<string>("Subject")
                         .IsRequired()
