@@ -65,6 +65,33 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
         Assert.Equal(1, await CountAsync("SELECT count(*) FROM users WHERE normalized_email = upper(@email)", ("email", email)));
     }
 
+    [Fact]
+    public async Task An_existing_local_account_with_totp_is_linked_only_after_its_password_and_its_second_factor()
+    {
+        var (email, password) = await fixture.NewUserAsync();
+        var recoveryCodes = await fixture.EnrolTotpAsync(email, password);
+
+        await using var context = await fixture.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        var callback = await CaptureCallbackAsync(context, page);
+        await StartAtPeerAsync(page, email);
+        await page.WaitForSelectorAsync(".notice");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+
+        // The right password is not enough for an account with a second factor: the code form, nothing linked, no code.
+        await page.WaitForSelectorAsync("#recoveryCode");
+        Assert.False(callback.Task.IsCompleted);
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM user_logins WHERE provider_key = @key", ("key", email)));
+
+        await page.FillAsync("#recoveryCode", recoveryCodes[0]);
+        await page.ClickAsync("button[type=submit]");
+        var local = await RedeemAsync(await WaitAsync(callback, page));
+        Assert.Contains("mfa", local.GetPayloadValue<string[]>("amr"));
+        Assert.Equal(1, await CountAsync("SELECT count(*) FROM user_logins WHERE provider_key = @key", ("key", email)));
+    }
+
     /// <summary>A fresh browser: the app's authorization request, "Sign in with Peer ID", the peer's login and consent, the code.</summary>
     private async Task<JsonWebToken> SignInThroughPeerAsync(string login)
     {

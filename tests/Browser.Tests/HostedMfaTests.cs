@@ -1,9 +1,5 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.Playwright;
-using OtpNet;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Browser.Tests;
@@ -16,7 +12,7 @@ public class HostedMfaTests(HostedSignInFixture fixture)
     public async Task A_user_with_totp_signs_in_on_the_hosted_page_with_password_then_a_recovery_code_and_the_tokens_say_mfa()
     {
         var (email, password) = await fixture.NewUserAsync();
-        var recoveryCodes = await EnrolTotpAsync(email, password);
+        var recoveryCodes = await fixture.EnrolTotpAsync(email, password);
 
         await using var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 480, Height = 760 } });
         var page = await context.NewPageAsync();
@@ -63,20 +59,5 @@ public class HostedMfaTests(HostedSignInFixture fixture)
         var amr = new JsonWebToken(tokens.GetProperty("id_token").GetString()).GetPayloadValue<string[]>("amr");
         Assert.Contains("mfa", amr);
         Assert.Contains("pwd", amr);
-    }
-
-    /// <summary>Enrols TOTP through the JSON API (login, begin, confirm with a code computed from the secret); returns the recovery codes.</summary>
-    private async Task<IReadOnlyList<string>> EnrolTotpAsync(string email, string password)
-    {
-        using var auth = new HttpClient { BaseAddress = fixture.Platform.Auth.BaseAddress };
-        var login = await (await auth.PostAsJsonAsync("/auth/login", new { email, password })).Content.ReadFromJsonAsync<JsonElement>();
-        auth.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", login.GetProperty("access_token").GetString());
-        var begin = await auth.PostAsync("/auth/mfa/totp", null);
-        Assert.True(begin.IsSuccessStatusCode, $"begin: {(int)begin.StatusCode}");
-        var secret = (await begin.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
-        var code = new Totp(Base32Encoding.ToBytes(secret)).ComputeTotp();
-        var confirm = await auth.PostAsJsonAsync("/auth/mfa/totp/confirm", new { code });
-        Assert.True(confirm.IsSuccessStatusCode, $"confirm: {(int)confirm.StatusCode}");
-        return [.. (await confirm.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("recoveryCodes").EnumerateArray().Select(c => c.GetString()!)];
     }
 }

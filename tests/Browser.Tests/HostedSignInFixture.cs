@@ -1,5 +1,8 @@
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Playwright;
+using OtpNet;
 using SecurePlatform.TestSupport;
 
 namespace SecurePlatform.Browser.Tests;
@@ -119,6 +122,22 @@ public sealed class HostedSignInFixture : IAsyncLifetime
         var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens.GetProperty("id_token").GetString());
         return (idToken.Subject, idToken.GetPayloadValue<string>("sid"), tokens.GetProperty("access_token").GetString()!);
     }
+
+    /// <summary>Enrols TOTP through the JSON API (login, begin, confirm with a code computed from the secret); returns the recovery codes.</summary>
+    public async Task<IReadOnlyList<string>> EnrolTotpAsync(string email, string password)
+    {
+        using var auth = new HttpClient { BaseAddress = Platform.Auth.BaseAddress };
+        var login = await (await auth.PostAsJsonAsync("/auth/login", new { email, password })).Content.ReadFromJsonAsync<JsonElement>();
+        auth.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", login.GetProperty("access_token").GetString());
+        var begin = await auth.PostAsync("/auth/mfa/totp", null);
+        Assert.True(begin.IsSuccessStatusCode, $"begin: {(int)begin.StatusCode}");
+        var secret = (await begin.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
+        var code = new Totp(Base32Encoding.ToBytes(secret)).ComputeTotp();
+        var confirm = await auth.PostAsJsonAsync("/auth/mfa/totp/confirm", new { code });
+        Assert.True(confirm.IsSuccessStatusCode, $"confirm: {(int)confirm.StatusCode}");
+        return [.. (await confirm.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("recoveryCodes").EnumerateArray().Select(c => c.GetString()!)];
+    }
+
 
     /// <summary>A registered user (through the JSON API) with a fresh password.</summary>
     public async Task<(string Email, string Password)> NewUserAsync()
