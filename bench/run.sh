@@ -106,7 +106,7 @@ start_peer() {
   echo "[bench] peer oidc-provider $(jq -r .version "$dir/node_modules/oidc-provider/package.json") on $PEER (pid $peer_pid): RSA-2048 RS256 JWTs, refresh tokens rotate, reuse refused" >&2
 }
 vs_peer() { # vs_peer <label> <scenario> [peer options]: ours and the peer at once, WORKERS each, over the same seconds
-  local label="$1" name="$2" token_pid gate out ours peer alone ready; shift 2
+  local label="$1" name="$2" token_pid gate out ours peer alone ready load; shift 2
   start_peer
   token_pid="$(pid_of token-service)"
   gate="$(mktemp -d)"; out="$(mktemp -d)"
@@ -119,6 +119,7 @@ vs_peer() { # vs_peer <label> <scenario> [peer options]: ours and the peer at on
     kill -0 "$ours_job" 2>/dev/null && kill -0 "$peer_job" 2>/dev/null || break
     sleep 0.1
   done
+  load="$(cut -d' ' -f1 /proc/loadavg)"   # the 1-minute load average as both start warming up
   touch "$gate/go"
   wait "$ours_job" || echo "[bench] $label: ours failed or had more than 1 % errors" >&2
   wait "$peer_job" || echo "[bench] $label: the peer failed or had more than 1 % errors" >&2
@@ -127,7 +128,8 @@ vs_peer() { # vs_peer <label> <scenario> [peer options]: ours and the peer at on
   jq -c --arg s "$label-ours" '.scenario = $s' <<<"$ours"
   jq -c --arg s "$label-peer" '.scenario = $s' <<<"$peer"
   alone="$(jq --arg p "$token_pid/" '.ok / ([.cpuByTree | to_entries[] | select(.key | startswith($p)) | .value] | add)' <<<"$ours")"
-  jq -nc --arg s "$label" --argjson o "$ours" --argjson p "$peer" --argjson alone "$alone"     '{scenario: $s, oursPerCpuSecond: $o.perCpuSecond, tokenServiceAlonePerCpuSecond: ($alone * 10 | round / 10), peerPerCpuSecond: $p.perCpuSecond,
+  jq -nc --arg s "$label" --argjson o "$ours" --argjson p "$peer" --argjson alone "$alone" --argjson load "$load" \
+    '{scenario: $s, loadAverageAtStart: $load, oursPerCpuSecond: $o.perCpuSecond, tokenServiceAlonePerCpuSecond: ($alone * 10 | round / 10), peerPerCpuSecond: $p.perCpuSecond,
       ratioOursToPeer: ($o.perCpuSecond / $p.perCpuSecond * 1000 | round / 1000), ratioTokenServiceAloneToPeer: ($alone / $p.perCpuSecond * 1000 | round / 1000)}'
 }
 pair() { # pair <label> <scenario> <pid A> <options A> <pid B> <options B>: both at once, CPU of each service only
