@@ -6,26 +6,31 @@
 # resolves the samples. Prints the top frames by inclusive share of the service's samples and the share of each part of the stack
 # (OpenIddict, crypto, EF Core, Npgsql, Kestrel, ...). See bench/README.md, "CPU profile".
 #
-#   bench/profile.sh <scenario> [service]     scenario as in bench/run.sh (refresh, refresh-vs-peer, ...), service
-#                                              default token-service (auth-service, profile-service, ...)
-#   PROFILE_TOP=40 PROFILE_FREQ=499 BENCH_SECONDS=20 bench/profile.sh refresh
+#   bench/profile.sh <scenario> [scenario ...]   scenarios as in bench/run.sh (refresh, refresh-vs-peer, ...)
+#   PROFILE_SERVICE=auth-service PROFILE_TOP=40 PROFILE_FREQ=499 BENCH_SECONDS=20 bench/profile.sh login
+#   bench/profile.sh refresh-vs-peer refresh-vs-peer   the first run only warms up (the first scenario after start
+#                                                      runs colder): the samples are the last scenario's
 #
-# The samples cover the measured seconds of the scenario (from its "measuring" line), the service process only.
+# The samples cover the measured seconds of the last scenario given (from its "measuring" line), of one service
+# process (PROFILE_SERVICE, default token-service).
 # Output (perf.data, perf script text, result lines, the report) in .local/profile/<scenario>-<time>/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-scenario="${1:?usage: bench/profile.sh <scenario> [service]}"
-service="${2:-token-service}"
+(($#)) || { echo "usage: bench/profile.sh <scenario> [scenario ...]" >&2; exit 2; }
+scenario="${*: -1}"
+service="${PROFILE_SERVICE:-token-service}"
 command -v perf >/dev/null || { echo "[profile] needs perf (Debian: apt-get install linux-perf)" >&2; exit 1; }
 export BENCH_SECONDS="${BENCH_SECONDS:-20}"
 out="$ROOT/.local/profile/$scenario-$(date -u +%Y%m%dT%H%M%S)"
 mkdir -p "$out/maps"
 
-DOTNET_PerfMapEnabled=3 DOTNET_PerfMapJitDumpPath="$out/maps" DOTNET_EnableWriteXorExecute=0 bench/run.sh "$scenario" >"$out/result.jsonl" 2>"$out/bench.log" &
+DOTNET_PerfMapEnabled=3 DOTNET_PerfMapJitDumpPath="$out/maps" DOTNET_EnableWriteXorExecute=0 bench/run.sh "$@" >"$out/result.jsonl" 2>"$out/bench.log" &
 bench_job=$!
 trap 'kill "$bench_job" 2>/dev/null || true' EXIT
-until grep -q 'measuring' "$out/bench.log" 2>/dev/null; do
+# One "measuring" line per scenario from our load generator ("[bench]", or "[bench ours]" beside the peer).
+measuring() { grep -cE '^\[bench( ours)?\] .*measuring' "$out/bench.log" 2>/dev/null || true; }
+until (( $(measuring) + 0 >= $# )); do
   kill -0 "$bench_job" 2>/dev/null || { cat "$out/bench.log" >&2; echo "[profile] bench/run.sh ended before measuring" >&2; exit 1; }
   sleep 0.2
 done

@@ -110,9 +110,9 @@ vs_peer() { # vs_peer <label> <scenario> [peer options]: ours and the peer at on
   start_peer
   token_pid="$(pid_of token-service)"
   gate="$(mktemp -d)"; out="$(mktemp -d)"
-  run "$name" "$token_pid" --gate "$gate" >"$out/ours" 2> >(sed 's/^\[bench\]/[bench ours]/' >&2) &
+  run "$name" "$token_pid" --gate "$gate" >"$out/ours" 2> >(sed -u 's/^\[bench\]/[bench ours]/' >&2) &
   local ours_job=$!
-  CPU_MODE=pair run "$name" "$peer_pid" --token "$PEER" --token-path /token --gate "$gate" "$@" >"$out/peer" 2> >(sed 's/^\[bench\]/[bench peer]/' >&2) &
+  CPU_MODE=pair run "$name" "$peer_pid" --token "$PEER" --token-path /token --gate "$gate" "$@" >"$out/peer" 2> >(sed -u 's/^\[bench\]/[bench peer]/' >&2) &
   local peer_job=$!
   for _ in $(seq 1 6000); do # both prepared (ours signs its users in first), then both warm up and measure together
     ready=("$gate"/*.ready); [[ -e "${ready[0]}" ]] && (( ${#ready[@]} == 2 )) && break
