@@ -62,9 +62,13 @@ def frame_name(sym, dso):
 def main():
     path, top = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 20
     samples, inclusive, own, innermost, on_stack = 0, Counter(), Counter(), Counter(), Counter()
+    jit_in_background = 0  # JIT samples with no managed caller: the tiering thread re-compiling hot methods
+
+    def managed(frame):
+        return not re.search(r"\[(libcrypto|libclrjit|libcoreclr|libclrgc|kernel|libc|libSystem)\]$|^stub |^\[unknown in|^start_thread|^__|^operator ", frame)
 
     def flush(stack):
-        nonlocal samples
+        nonlocal samples, jit_in_background
         if not stack:
             return
         samples += 1
@@ -73,6 +77,8 @@ def main():
         found = [p for p in map(part_of, stack) if p]
         innermost[next((p for p in found if p not in TRANSPARENT), found[0] if found else "other")] += 1
         on_stack.update(set(found))
+        if "JIT compiler" in found and not any(map(managed, stack)):
+            jit_in_background += 1
 
     stack = []
     with open(path, errors="replace") as lines:
@@ -92,6 +98,7 @@ def main():
     print("\n| part | spent in | on the stack |\n|---|---|---|")
     for name, count in innermost.most_common():
         print(f"| {name} | {pct(count)} | {pct(on_stack.get(name, count))} |")
+    print(f"\nJIT with no managed caller (the tiering thread compiling hot methods again, optimized): {pct(jit_in_background)}")
     print(f"\n| top {top} frames by inclusive share (thread and async plumbing left out) | inclusive | self |\n|---|---|---|")
     for frame, count in [(f, c) for f, c in inclusive.most_common() if not PLUMBING.search(f)][:top]:
         print(f"| `{frame[:150]}` | {pct(count)} | {pct(own[frame])} |")
