@@ -62,13 +62,11 @@ def frame_name(sym, dso):
 def main():
     path, top = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 20
     samples, inclusive, own, innermost, on_stack = 0, Counter(), Counter(), Counter(), Counter()
-    jit_in_background = 0  # JIT samples with no managed caller: the tiering thread re-compiling hot methods
-
-    def managed(frame):
-        return not re.search(r"\[(libcrypto|libclrjit|libcoreclr|libclrgc|kernel|libc|libSystem)\]$|^stub |^\[unknown in|^start_thread|^__|^operator ", frame)
+    threads = Counter()  # by thread name (perf's comm, 15 characters: ".NET TP Worker", ".NET Tiered Com", ...)
+    thread = "?"
 
     def flush(stack):
-        nonlocal samples, jit_in_background
+        nonlocal samples
         if not stack:
             return
         samples += 1
@@ -77,8 +75,7 @@ def main():
         found = [p for p in map(part_of, stack) if p]
         innermost[next((p for p in found if p not in TRANSPARENT), found[0] if found else "other")] += 1
         on_stack.update(set(found))
-        if "JIT compiler" in found and not any(map(managed, stack)):
-            jit_in_background += 1
+        threads[thread] += 1
 
     stack = []
     with open(path, errors="replace") as lines:
@@ -86,9 +83,11 @@ def main():
             match = FRAME.match(line) if line.startswith(("\t", " ")) else None
             if match:
                 stack.append(frame_name(match.group(1), match.group(2)))
-            else:  # a sample's header line, or the blank line after its stack
+            else:  # a sample's header line ("<thread name> <tid>"), or the blank line after its stack
                 flush(stack)
                 stack = []
+                if line.strip():
+                    thread = line.strip().rsplit(" ", 1)[0].rstrip()
     flush(stack)
     if samples == 0:
         sys.exit("no samples")
@@ -98,7 +97,9 @@ def main():
     print("\n| part | spent in | on the stack |\n|---|---|---|")
     for name, count in innermost.most_common():
         print(f"| {name} | {pct(count)} | {pct(on_stack.get(name, count))} |")
-    print(f"\nJIT with no managed caller (the tiering thread compiling hot methods again, optimized): {pct(jit_in_background)}")
+    print("\n| thread (name as perf shows it) | share |\n|---|---|")
+    for name, count in threads.most_common(8):
+        print(f"| {name} | {pct(count)} |")
     print(f"\n| top {top} frames by inclusive share (thread and async plumbing left out) | inclusive | self |\n|---|---|---|")
     for frame, count in [(f, c) for f, c in inclusive.most_common() if not PLUMBING.search(f)][:top]:
         print(f"| `{frame[:150]}` | {pct(count)} | {pct(own[frame])} |")
