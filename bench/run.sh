@@ -69,39 +69,39 @@ peer_pid=""
 b64url() { local s="${1//-/+}"; s="${s//_//}"; while (( ${#s} % 4 )); do s+="="; done; base64 -d <<<"$s"; }
 jwt_header() { b64url "$(cut -d. -f1 <<<"$1")"; }
 jwt_claims() { b64url "$(cut -d. -f2 <<<"$1")"; }
-peer_fail() { echo "[bench] peer check failed: $*" >&2; exit 1; }
+check_fail() { echo "[bench] *-vs-peer check failed: $*" >&2; exit 1; }
 # An RS256 JWT access token (3 parts, typ at+jwt, 15 minutes): the same kind of token as ours.
 check_access_token() { # check_access_token <who> <access token>
   local header claims
-  [[ "$(tr -cd . <<<"$2")" == .. ]] || peer_fail "$1: the access token is not a JWT"
+  [[ "$(tr -cd . <<<"$2")" == .. ]] || check_fail "$1: the access token is not a JWT"
   header="$(jwt_header "$2")"; claims="$(jwt_claims "$2")"
-  [[ "$(jq -r .alg <<<"$header")" == RS256 ]] || peer_fail "$1: access token header $header, not RS256"
-  [[ "$(jq -r '.exp - .iat' <<<"$claims")" == 900 ]] || peer_fail "$1: access token lifetime $(jq -r '.exp - .iat' <<<"$claims") s, not 900"
+  [[ "$(jq -r .alg <<<"$header")" == RS256 ]] || check_fail "$1: access token header $header, not RS256"
+  [[ "$(jq -r '.exp - .iat' <<<"$claims")" == 900 ]] || check_fail "$1: access token lifetime $(jq -r '.exp - .iat' <<<"$claims") s, not 900"
 }
 start_peer() {
   [[ -z "$peer_pid" ]] || return 0
   command -v node >/dev/null && command -v jq >/dev/null || { echo "[bench] *-vs-peer needs node and jq" >&2; exit 1; }
   local dir; dir="$(bench/peer/install.sh)"
-  ( cd "$dir" && exec env NODE_ENV=production setsid node peer.mjs "$PEER_PORT" "$BENCH_CLIENT_SECRET" >"$LOGS/bench-peer-$PEER_PORT.log" 2>&1 </dev/null ) &
+  ( cd "$dir" && exec env NODE_ENV=production setsid node peer.mjs "$PEER_PORT" >"$LOGS/bench-peer-$PEER_PORT.log" 2>&1 </dev/null ) &
   peer_pid=$!; extra_pids+=("$peer_pid")
   for _ in $(seq 1 300); do curl -sf -o /dev/null "$PEER/jwks" && break; sleep 0.1; done
   # Honest comparison: a 2048-bit RSA key, RS256 JWT access tokens from both grants, and rotation with reuse detection.
   local jwks token first second reuse
-  jwks="$(curl -sf "$PEER/jwks")" || peer_fail "no JWKS at $PEER/jwks (log: $LOGS/bench-peer-$PEER_PORT.log)"
-  [[ "$(jq -c '[.keys[] | [.kty, .alg, (.n | length)]]' <<<"$jwks")" == '[["RSA","RS256",342]]' ]] || peer_fail "JWKS is not one RSA-2048 RS256 key: $jwks"
-  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "$PEER/token")" || peer_fail "client_credentials refused"
+  jwks="$(curl -sf "$PEER/jwks")" || check_fail "no JWKS at $PEER/jwks (log: $LOGS/bench-peer-$PEER_PORT.log)"
+  [[ "$(jq -c '[.keys[] | [.kty, .alg, (.n | length)]]' <<<"$jwks")" == '[["RSA","RS256",342]]' ]] || check_fail "JWKS is not one RSA-2048 RS256 key: $jwks"
+  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "$PEER/token")" || check_fail "client_credentials refused"
   check_access_token "peer client_credentials" "$(jq -r .access_token <<<"$token")"
-  first="$(curl -sf -X POST "http://127.0.0.1:$((PEER_PORT + 1))/refresh-tokens?count=1" | jq -r '.refresh_tokens[0]')" || peer_fail "no refresh token minted"
-  token="$(curl -sf -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$first" "$PEER/token")" || peer_fail "refresh_token grant refused"
+  first="$(curl -sf -X POST "http://127.0.0.1:$((PEER_PORT + 1))/refresh-tokens?count=1" | jq -r '.refresh_tokens[0]')" || check_fail "no refresh token minted"
+  token="$(curl -sf -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$first" "$PEER/token")" || check_fail "refresh_token grant refused"
   check_access_token "peer refresh_token" "$(jq -r .access_token <<<"$token")"
   second="$(jq -r .refresh_token <<<"$token")"
-  [[ -n "$second" && "$second" != null && "$second" != "$first" ]] || peer_fail "the refresh did not rotate: $token"
+  [[ -n "$second" && "$second" != null && "$second" != "$first" ]] || check_fail "the refresh did not rotate: $token"
   reuse="$(curl -s -o /dev/null -w '%{http_code}' -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$first" "$PEER/token")"
-  [[ "$reuse" == 400 ]] || peer_fail "the used refresh token was answered $reuse, not refused"
+  [[ "$reuse" == 400 ]] || check_fail "the used refresh token was answered $reuse, not refused"
   reuse="$(curl -s -o /dev/null -w '%{http_code}' -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$second" "$PEER/token")"
-  [[ "$reuse" == 400 ]] || peer_fail "after reuse, the rotated refresh token was answered $reuse, not refused (no reuse detection)"
+  [[ "$reuse" == 400 ]] || check_fail "after reuse, the rotated refresh token was answered $reuse, not refused (no reuse detection)"
   # Ours, the same checks on what the scenario uses: RS256 JWTs.
-  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "http://127.0.0.1:$((BASE + 2))/connect/token")" || peer_fail "our client_credentials refused"
+  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "http://127.0.0.1:$((BASE + 2))/connect/token")" || check_fail "our client_credentials refused"
   check_access_token "our client_credentials" "$(jq -r .access_token <<<"$token")"
   echo "[bench] peer oidc-provider $(jq -r .version "$dir/node_modules/oidc-provider/package.json") on $PEER (pid $peer_pid): RSA-2048 RS256 JWTs, refresh tokens rotate, reuse refused" >&2
 }

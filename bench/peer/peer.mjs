@@ -1,7 +1,7 @@
 // The peer of bench/run.sh's *-vs-peer scenarios: panva's oidc-provider configured like our token-service, so that
 // both can be loaded at the same time with the same requests (bench/README.md, "Beside a peer").
 //
-//   node peer.mjs <port> <client_secret>
+//   BENCH_CLIENT_SECRET=... node peer.mjs <port>     (the secret in the environment, not on the command line)
 //
 // - RS256 with a 2048-bit RSA key generated here at every start (never written anywhere).
 // - Access tokens are RS256 JWTs (resource indicators: every token is for the one resource server "api",
@@ -20,9 +20,10 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
-const [portArg, benchSecret] = process.argv.slice(2);
+const [portArg] = process.argv.slice(2);
+const benchSecret = process.env.BENCH_CLIENT_SECRET;
 if (!portArg || !benchSecret) {
-  console.error('usage: node peer.mjs <port> <client_secret>');
+  console.error('usage: BENCH_CLIENT_SECRET=... node peer.mjs <port>');
   process.exit(2);
 }
 const port = Number(portArg);
