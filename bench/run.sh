@@ -6,6 +6,7 @@
 #
 #   bench/run.sh [scenario ...]     default: login refresh code-exchange profile profile-no-revocation client-credentials client-credentials-es256
 #   bench/run.sh profile-pair client-credentials-pair   two variants at once, half the workers each (see below)
+#   bench/run.sh refresh-vs-peer client-credentials-vs-peer   ours and oidc-provider (bench/peer) at once, N workers each
 #   BENCH_SECONDS=20 BENCH_WORKERS=16 BENCH_WARMUP=5 bench/run.sh
 #
 # CPU counted per scenario: the serving services plus this platform's own PostgreSQL (the postmaster and all its
@@ -13,6 +14,9 @@
 # same time and counts only each variant's own service process, so both see the same machine (the noise of a
 # shared machine swamps sequential runs); it ends with the ratio of their CPU per request. BENCH_CPU=names counts, as before, every
 # process named postgres or redis-server on the machine instead (wrong when others run their own servers).
+# A *-vs-peer scenario starts panva's oidc-provider (bench/peer, node, port base+90 or BENCH_PEER_PORT; its
+# refresh-token minting route on the next port), checks that it rotates refresh tokens and issues RS256 JWTs, and
+# loads ours (token-service + PostgreSQL + Redis) and the peer (the node process) over the same seconds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -58,6 +62,76 @@ run() { # run <scenario> <service pids> [options]
   esac
   dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --auth "http://127.0.0.1:$((BASE + 1))" --token "http://127.0.0.1:$((BASE + 2))" --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --warmup "$WARMUP" --workers "${WORKERS}" "${cpu[@]}" "$@"
 }
+# --- the oidc-provider peer (*-vs-peer) ---
+PEER_PORT="${BENCH_PEER_PORT:-$((BASE + 90))}"
+PEER="http://127.0.0.1:$PEER_PORT"
+peer_pid=""
+b64url() { local s="${1//-/+}"; s="${s//_//}"; while (( ${#s} % 4 )); do s+="="; done; base64 -d <<<"$s"; }
+jwt_header() { b64url "$(cut -d. -f1 <<<"$1")"; }
+jwt_claims() { b64url "$(cut -d. -f2 <<<"$1")"; }
+check_fail() { echo "[bench] *-vs-peer check failed: $*" >&2; exit 1; }
+# An RS256 JWT access token (3 parts, typ at+jwt, 15 minutes): the same kind of token as ours.
+check_access_token() { # check_access_token <who> <access token>
+  local header claims
+  [[ "$(tr -cd . <<<"$2")" == .. ]] || check_fail "$1: the access token is not a JWT"
+  header="$(jwt_header "$2")"; claims="$(jwt_claims "$2")"
+  [[ "$(jq -r .alg <<<"$header")" == RS256 ]] || check_fail "$1: access token header $header, not RS256"
+  [[ "$(jq -r '.exp - .iat' <<<"$claims")" == 900 ]] || check_fail "$1: access token lifetime $(jq -r '.exp - .iat' <<<"$claims") s, not 900"
+}
+start_peer() {
+  [[ -z "$peer_pid" ]] || return 0
+  command -v node >/dev/null && command -v jq >/dev/null || { echo "[bench] *-vs-peer needs node and jq" >&2; exit 1; }
+  local dir; dir="$(bench/peer/install.sh)"
+  ( cd "$dir" && exec env NODE_ENV=production setsid node peer.mjs "$PEER_PORT" >"$LOGS/bench-peer-$PEER_PORT.log" 2>&1 </dev/null ) &
+  peer_pid=$!; extra_pids+=("$peer_pid")
+  for _ in $(seq 1 300); do curl -sf -o /dev/null "$PEER/jwks" && break; sleep 0.1; done
+  # Honest comparison: a 2048-bit RSA key, RS256 JWT access tokens from both grants, and rotation with reuse detection.
+  local jwks token first second reuse
+  jwks="$(curl -sf "$PEER/jwks")" || check_fail "no JWKS at $PEER/jwks (log: $LOGS/bench-peer-$PEER_PORT.log)"
+  [[ "$(jq -c '[.keys[] | [.kty, .alg, (.n | length)]]' <<<"$jwks")" == '[["RSA","RS256",342]]' ]] || check_fail "JWKS is not one RSA-2048 RS256 key: $jwks"
+  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "$PEER/token")" || check_fail "client_credentials refused"
+  check_access_token "peer client_credentials" "$(jq -r .access_token <<<"$token")"
+  first="$(curl -sf -X POST "http://127.0.0.1:$((PEER_PORT + 1))/refresh-tokens?count=1" | jq -r '.refresh_tokens[0]')" || check_fail "no refresh token minted"
+  token="$(curl -sf -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$first" "$PEER/token")" || check_fail "refresh_token grant refused"
+  check_access_token "peer refresh_token" "$(jq -r .access_token <<<"$token")"
+  second="$(jq -r .refresh_token <<<"$token")"
+  [[ -n "$second" && "$second" != null && "$second" != "$first" ]] || check_fail "the refresh did not rotate: $token"
+  reuse="$(curl -s -o /dev/null -w '%{http_code}' -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$first" "$PEER/token")"
+  [[ "$reuse" == 400 ]] || check_fail "the used refresh token was answered $reuse, not refused"
+  reuse="$(curl -s -o /dev/null -w '%{http_code}' -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$second" "$PEER/token")"
+  [[ "$reuse" == 400 ]] || check_fail "after reuse, the rotated refresh token was answered $reuse, not refused (no reuse detection)"
+  # Ours, the same checks on what the scenario uses: RS256 JWTs.
+  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "http://127.0.0.1:$((BASE + 2))/connect/token")" || check_fail "our client_credentials refused"
+  check_access_token "our client_credentials" "$(jq -r .access_token <<<"$token")"
+  echo "[bench] peer oidc-provider $(jq -r .version "$dir/node_modules/oidc-provider/package.json") on $PEER (pid $peer_pid): RSA-2048 RS256 JWTs, refresh tokens rotate, reuse refused" >&2
+}
+vs_peer() { # vs_peer <label> <scenario> [peer options]: ours and the peer at once, WORKERS each, over the same seconds
+  local label="$1" name="$2" token_pid gate out ours peer alone ready load; shift 2
+  start_peer
+  token_pid="$(pid_of token-service)"
+  gate="$(mktemp -d)"; out="$(mktemp -d)"
+  run "$name" "$token_pid" --gate "$gate" >"$out/ours" 2> >(sed -u 's/^\[bench\]/[bench ours]/' >&2) &
+  local ours_job=$!
+  CPU_MODE=pair run "$name" "$peer_pid" --token "$PEER" --token-path /token --gate "$gate" "$@" >"$out/peer" 2> >(sed -u 's/^\[bench\]/[bench peer]/' >&2) &
+  local peer_job=$!
+  for _ in $(seq 1 6000); do # both prepared (ours signs its users in first), then both warm up and measure together
+    ready=("$gate"/*.ready); [[ -e "${ready[0]}" ]] && (( ${#ready[@]} == 2 )) && break
+    kill -0 "$ours_job" 2>/dev/null && kill -0 "$peer_job" 2>/dev/null || break
+    sleep 0.1
+  done
+  load="$(cut -d' ' -f1 /proc/loadavg)"   # the 1-minute load average as both start warming up
+  touch "$gate/go"
+  wait "$ours_job" || echo "[bench] $label: ours failed or had more than 1 % errors" >&2
+  wait "$peer_job" || echo "[bench] $label: the peer failed or had more than 1 % errors" >&2
+  ours="$(cat "$out/ours")"; peer="$(cat "$out/peer")"; rm -rf "$gate" "$out"
+  [[ -n "$ours" && -n "$peer" ]] || { echo "[bench] $label: no result" >&2; return 1; }
+  jq -c --arg s "$label-ours" '.scenario = $s' <<<"$ours"
+  jq -c --arg s "$label-peer" '.scenario = $s' <<<"$peer"
+  alone="$(jq --arg p "$token_pid/" '.ok / ([.cpuByTree | to_entries[] | select(.key | startswith($p)) | .value] | add)' <<<"$ours")"
+  jq -nc --arg s "$label" --argjson o "$ours" --argjson p "$peer" --argjson alone "$alone" --argjson load "$load" \
+    '{scenario: $s, loadAverageAtStart: $load, oursPerCpuSecond: $o.perCpuSecond, tokenServiceAlonePerCpuSecond: ($alone * 10 | round / 10), peerPerCpuSecond: $p.perCpuSecond,
+      ratioOursToPeer: ($o.perCpuSecond / $p.perCpuSecond * 1000 | round / 1000), ratioTokenServiceAloneToPeer: ($alone / $p.perCpuSecond * 1000 | round / 1000)}'
+}
 pair() { # pair <label> <scenario> <pid A> <options A> <pid B> <options B>: both at once, CPU of each service only
   local label="$1" name="$2" a_pid="$3" a_opts="$4" b_pid="$5" b_opts="$6" half=$(( (WORKERS + 1) / 2 )) out a b
   out="$(mktemp -d)"
@@ -88,6 +162,9 @@ for s in "${scenarios[@]}"; do
     profile-pair) pair profile-pair profile "$(pid_of profile-service)" "" "${extra_pids[0]}" "--profile http://127.0.0.1:$((BASE + 5))" ;;
     # a = RS256 (default), b = ES256: what the RSA signature costs per grant
     client-credentials-pair) pair client-credentials-pair client-credentials "$(pid_of token-service)" "" "${extra_pids[1]}" "--token http://127.0.0.1:$((BASE + 6))" ;;
+    # ours (token-service + PostgreSQL + Redis) against oidc-provider (node), both loaded at the same time
+    refresh-vs-peer) vs_peer refresh-vs-peer refresh --refresh-tokens-from "http://127.0.0.1:$((PEER_PORT + 1))/refresh-tokens" ;;
+    client-credentials-vs-peer) vs_peer client-credentials-vs-peer client-credentials ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done

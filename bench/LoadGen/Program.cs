@@ -14,10 +14,23 @@ using SecurePlatform.Bench;
 // --cpu-tree counts the given processes and all their descendants, alive or already reaped (a postmaster's PID
 // covers its backends): only the servers of this platform. Without it, --cpu-pids plus every process named in
 // --cpu-names (default: every postgres and redis-server on the machine, whoever runs them).
+//
+// --gate DIR lets two load generators started together (ours and a peer, bench/run.sh *-vs-peer) warm up and measure
+// over the same seconds although their preparation takes different times: each writes DIR/<pid>.ready when prepared
+// and starts warming up when DIR/go exists.
 var options = Options.Parse(args);
 var scenario = Scenarios.Create(options);
 Console.Error.WriteLine($"[bench] {options.Scenario}: preparing ({options.Workers} workers)...");
 await scenario.PrepareAsync();
+if (options.Gate is { } gate)
+{
+    await File.WriteAllTextAsync(Path.Combine(gate, $"{Environment.ProcessId}.ready"), "");
+    Console.Error.WriteLine($"[bench] {options.Scenario}: prepared, waiting for {gate}/go...");
+    while (!File.Exists(Path.Combine(gate, "go")))
+    {
+        await Task.Delay(50);
+    }
+}
 
 Console.Error.WriteLine($"[bench] {options.Scenario}: warming up {options.WarmupSeconds} s...");
 await RunAsync(scenario, options.Workers, TimeSpan.FromSeconds(options.WarmupSeconds), record: null);
@@ -96,6 +109,14 @@ namespace SecurePlatform.Bench
         public string Auth { get; private set; } = "http://127.0.0.1:5101";
         public string Token { get; private set; } = "http://127.0.0.1:5102";
         public string Profile { get; private set; } = "http://127.0.0.1:5104";
+
+        /// <summary>The token endpoint's path under <see cref="Token"/> (oidc-provider's is /token).</summary>
+        public string TokenPath { get; private set; } = "/connect/token";
+
+        /// <summary>refresh: take each worker's first refresh token from this URL (the peer's minting route) instead of signing users in.</summary>
+        public string? RefreshTokensFrom { get; private set; }
+
+        public string? Gate { get; private set; }
         public string ClientId { get; private set; } = "bench";
         public string ClientSecret { get; private set; } = Environment.GetEnvironmentVariable("BENCH_CLIENT_SECRET") ?? "";
 
@@ -116,6 +137,9 @@ namespace SecurePlatform.Bench
                     case "--auth": o.Auth = value; break;
                     case "--token": o.Token = value; break;
                     case "--profile": o.Profile = value; break;
+                    case "--token-path": o.TokenPath = value; break;
+                    case "--refresh-tokens-from": o.RefreshTokensFrom = value; break;
+                    case "--gate": o.Gate = value; break;
                     case "--client-id": o.ClientId = value; break;
                     default: throw new ArgumentException("unknown option " + args[i]);
                 }
@@ -213,13 +237,20 @@ namespace SecurePlatform.Bench
 
         public async Task PrepareAsync()
         {
+            if (o.RefreshTokensFrom is { } source)
+            {
+                using var minted = await Scenarios.Http.PostAsync($"{source}?count={o.Workers}", null);
+                minted.EnsureSuccessStatusCode();
+                _refreshTokens = (await minted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("refresh_tokens").EnumerateArray().Select(t => t.GetString()!).ToArray();
+                return;
+            }
             var users = await Scenarios.RegisterAsync(o, o.Workers);
             _refreshTokens = await Task.WhenAll(users.Select(async u => (await Scenarios.LoginAsync(o, u.Email, u.Password)).GetProperty("refresh_token").GetString()!));
         }
 
         public async Task<bool> SendAsync(int worker)
         {
-            using var response = await Scenarios.Http.PostAsync(o.Token + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            using var response = await Scenarios.Http.PostAsync(o.Token + o.TokenPath, new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["grant_type"] = "refresh_token", ["client_id"] = "platform-app", ["refresh_token"] = _refreshTokens[worker],
             }));
@@ -259,7 +290,7 @@ namespace SecurePlatform.Bench
 
         public async Task<bool> SendAsync(int worker)
         {
-            using var response = await Scenarios.Http.PostAsync(o.Token + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            using var response = await Scenarios.Http.PostAsync(o.Token + o.TokenPath, new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["grant_type"] = "client_credentials", ["client_id"] = o.ClientId, ["client_secret"] = o.ClientSecret, ["scope"] = "api",
             }));
@@ -312,7 +343,7 @@ namespace SecurePlatform.Bench
             {
                 return false;
             }
-            using var response = await Scenarios.Http.PostAsync(o.Token + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            using var response = await Scenarios.Http.PostAsync(o.Token + o.TokenPath, new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["grant_type"] = "authorization_code", ["client_id"] = ClientId, ["code"] = code, ["redirect_uri"] = Redirect, ["code_verifier"] = verifier,
             }));
