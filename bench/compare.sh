@@ -8,7 +8,7 @@
 #
 # <git-ref>'s token-service is built in a detached worktree under .local/bench-base (kept for the next run) and runs
 # on port base+16 with its own database (tokendb_base), behind a second auth-service (this checkout's, port base+15)
-# that signs in through it; both share this platform's PostgreSQL, Redis and RabbitMQ. BENCH_WORKERS is per variant.
+# that signs in through it and that it asks for credential checks; both share this platform's PostgreSQL, Redis and RabbitMQ. BENCH_WORKERS is per variant.
 # Prints one JSON line per variant and scenario, then {"scenario":..., "perCpuSecondAtoB": a/b}.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,7 +44,8 @@ start() { # start <checkout> <svc> <project> <port> VAR=value...
 }
 b_token=$((BASE + 16)) b_auth=$((BASE + 15))
 b_db="$(./run.sh print-env token "$b_token" | sed -n 's/^ConnectionStrings__tokendb=//p' | sed 's/Database=tokendb/Database=tokendb_base/')"
-start "$tree" token Token.Api "$b_token" "ConnectionStrings__tokendb=$b_db" "Token__Issuer=http://127.0.0.1:$b_token/"
+# b's hosted login checks credentials at its own auth-service front (the one that trusts b's tokens)
+start "$tree" token Token.Api "$b_token" "ConnectionStrings__tokendb=$b_db" "Token__Issuer=http://127.0.0.1:$b_token/" "services__auth-service__http__0=http://127.0.0.1:$b_auth"
 start "$ROOT" auth Auth.Api "$b_auth" "services__token-service__http__0=http://127.0.0.1:$b_token" "Token__Issuer=http://127.0.0.1:$b_token/"
 a_pid="$(cat "$ROOT/.local/run/token-service.pid")" b_pid="${extra_pids[0]}"
 
