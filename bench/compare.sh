@@ -49,19 +49,28 @@ start "$tree" token Token.Api "$b_token" "ConnectionStrings__tokendb=$b_db" "Tok
 start "$ROOT" auth Auth.Api "$b_auth" "services__token-service__http__0=http://127.0.0.1:$b_token" "Token__Issuer=http://127.0.0.1:$b_token/"
 a_pid="$(cat "$ROOT/.local/run/token-service.pid")" b_pid="${extra_pids[0]}"
 
-load() { # load <scenario> <auth port> <token port> <pid>
+load() { # load <scenario> <auth port> <token port> <pid> <gate>
   dotnet artifacts/bin/LoadGen/release/LoadGen.dll "$1" --auth "http://127.0.0.1:$2" --token "http://127.0.0.1:$3" \
-    --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --warmup "$WARMUP" --workers "$WORKERS" --cpu-tree "$4"
+    --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --warmup "$WARMUP" --workers "$WORKERS" --cpu-tree "$4" --gate "$5"
 }
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(refresh client-credentials code-exchange)
 for s in "${scenarios[@]}"; do
-  out="$(mktemp -d)"
-  load "$s" $((BASE + 1)) $((BASE + 2)) "$a_pid" >"$out/a" &
+  out="$(mktemp -d)" gate="$(mktemp -d)"
+  load "$s" $((BASE + 1)) $((BASE + 2)) "$a_pid" "$gate" >"$out/a" &
   a_job=$!
-  load "$s" "$b_auth" "$b_token" "$b_pid" >"$out/b" || true
+  load "$s" "$b_auth" "$b_token" "$b_pid" "$gate" >"$out/b" &
+  b_job=$!
+  # both prepared (their sign-ins take different times), then both warm up and measure over the same seconds
+  for _ in $(seq 1 6000); do
+    ready=("$gate"/*.ready); [[ -e "${ready[0]}" ]] && (( ${#ready[@]} == 2 )) && break
+    kill -0 "$a_job" 2>/dev/null && kill -0 "$b_job" 2>/dev/null || break
+    sleep 0.1
+  done
+  touch "$gate/go"
   wait "$a_job" || true
-  a="$(cat "$out/a")" b="$(cat "$out/b")"; rm -rf "$out"
+  wait "$b_job" || true
+  a="$(cat "$out/a")" b="$(cat "$out/b")"; rm -rf "$out" "$gate"
   echo "$a" | sed "s/\"scenario\":\"$s\"/\"scenario\":\"$s-this-checkout\"/"
   echo "$b" | sed "s/\"scenario\":\"$s\"/\"scenario\":\"$s-${commit:0:12}\"/"
   awk -v a="$(echo "$a" | grep -o '"perCpuSecond":[0-9.]*' | cut -d: -f2)" -v b="$(echo "$b" | grep -o '"perCpuSecond":[0-9.]*' | cut -d: -f2)" \
