@@ -44,7 +44,8 @@ var audit = builder.AddProject<Projects.Audit_Api>("audit-service")
 var profile = builder.AddProject<Projects.Profile_Api>("profile-service")
     .WithInfrastructure(infra.ProfileDb, infra)
     .WithReference(token)
-    .WithReference(audit) // GET /profiles/me/export reads the caller's own audit events
+    .WithReference(auth)  // GET /profiles/me/export reads the caller's own account (GET /auth/account)
+    .WithReference(audit) // and the caller's own audit events
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
     .LaunchBuiltExecutableWhenConfigured();

@@ -44,9 +44,13 @@ public static class ValidationExtensions
 
     internal static bool HasPlatformValidation(this IServiceProvider services) => services.GetService<PlatformValidationMarker>() is not null;
 
-    /// <summary>Before any endpoint reads a body: refuse charsets other than UTF-8 (415), and bodies over an endpoint's own limit (413).</summary>
+    /// <summary>
+    /// Before any endpoint binds a parameter or reads a body: refuse query values that are not UTF-8 (400), charsets
+    /// other than UTF-8 (415), and bodies over an endpoint's own limit (413).
+    /// </summary>
     internal static WebApplication UsePlatformValidation(this WebApplication app)
     {
+        app.UseMiddleware<QueryStringGuard>();
         app.UseMiddleware<ContentTypeGuard>();
         app.UseMiddleware<RequestBodyLimitGuard>();
         return app;

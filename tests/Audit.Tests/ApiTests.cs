@@ -121,6 +121,35 @@ public class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
     }
 
     [Theory]
+    [InlineData("userId=%FF", "userId")]
+    [InlineData("userId=abc%C3", "userId")]                // a two-byte character cut short
+    [InlineData("userId=%ED%A0%80", "userId")]             // an encoded surrogate half
+    [InlineData("limit=5&type=Login%E2%82", "type")]
+    public async Task A_query_value_that_is_not_UTF8_is_a_400_naming_the_parameter_not_a_search_for_U_FFFD(string queryString, string field)
+    {
+        using var client = _host.AdminClient();
+
+        var response = await client.GetAsync("/audit/events?" + queryString);
+
+        var problem = await HttpAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal([field], problem.GetProperty("errors").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["utf8"], problem.GetProperty("rules").GetProperty(field).EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Theory]
+    [InlineData("userId=%C3%A9")]        // é
+    [InlineData("userId=%EF%BF%BD")]     // U+FFFD itself, sent as UTF-8
+    [InlineData("userId=a%G1b")]         // not an escape: literal text
+    public async Task A_UTF8_query_value_is_accepted(string queryString)
+    {
+        using var client = _host.AdminClient();
+
+        var page = await HttpAssert.OkJsonAsync<JsonElement>(await client.GetAsync("/audit/events?" + queryString));
+
+        Assert.Empty(page.GetProperty("items").EnumerateArray());
+    }
+
+    [Theory]
     [InlineData("application/json; charset=bogus", HttpStatusCode.UnsupportedMediaType)]
     [InlineData("application/json; charset=utf-7", HttpStatusCode.UnsupportedMediaType)]
     [InlineData("not a media type; ;", HttpStatusCode.BadRequest)]

@@ -19,29 +19,7 @@ public sealed class ThrottleRedisFaultTests : IAsyncLifetime
 
     private readonly InfraInstance _redis = new(
         Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-throttle-fault"),
-        FreeRedisOffset((int.TryParse(Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var offset) ? offset : 100) + 1));
-
-    /// <summary>
-    /// The servers' ports lie in Linux's ephemeral range, so an outgoing connection of another test may hold this one
-    /// for a while (bind: address in use): step to the next offset then.
-    /// </summary>
-    private static int FreeRedisOffset(int offset)
-    {
-        for (var attempt = 0; attempt < 20; attempt++, offset += 10)
-        {
-            try
-            {
-                var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 56379 + offset);
-                probe.Start();
-                probe.Stop();
-                return offset;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-            }
-        }
-        return offset;
-    }
+        FaultPorts.FreeOffset(FaultPorts.StartOffset + 1, [FaultPorts.Redis]));
 
     private string _connection = "";
 

@@ -76,6 +76,10 @@ public sealed class HostedSignInFixture : IAsyncLifetime
             [$"ExternalProviders__{PeerName}__ClientId"] = ExternalPeer.ClientId,
             [$"ExternalProviders__{PeerName}__ClientSecret"] = ExternalPeer.ClientSecret,
             [$"ExternalProviders__{PeerName}__DisplayName"] = PeerDisplayName,
+            // Brute-force protection the device cookie test can see (HostedDeviceCookieTests): an account is delayed
+            // after three failures; every other test fails at most once per fresh account.
+            ["Login__Throttle__FreeFailures"] = "3",
+            ["Login__Throttle__BaseDelay"] = "00:01:00",
         });
         // token-service reads the peer's discovery document at the first external sign-in, so the peer can start now,
         // with token-service's callback as its registered redirect URI.

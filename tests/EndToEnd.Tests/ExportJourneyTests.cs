@@ -30,13 +30,25 @@ public class ExportJourneyTests(PlatformFixture fixture)
         {
             var response = await profile.GetAsync("/profiles/me/export");
             export = await HttpAssert.OkJsonAsync<JsonElement>(response);
-            return export.GetProperty("auditEvents").EnumerateArray().Count(e => e.GetProperty("type").GetString() == "LoginSucceeded") >= 2;
-        }, TimeSpan.FromSeconds(30), "both sign-ins in the export's audit events");
+            return export.GetProperty("complete").GetBoolean()
+                && export.GetProperty("auditEvents").EnumerateArray().Count(e => e.GetProperty("type").GetString() == "LoginSucceeded") >= 2;
+        }, TimeSpan.FromSeconds(30), "a complete export with both sign-ins in its audit events");
 
         Assert.True(export.GetProperty("complete").GetBoolean(), export.GetProperty("sources").ToString());
         Assert.Equal("Export Me", export.GetProperty("profile").GetProperty("displayName").GetString());
         Assert.Equal("+4930901820", export.GetProperty("profile").GetProperty("phone").GetProperty("e164").GetString());
-        Assert.Equal(sub, export.GetProperty("account").GetProperty("sub").GetString());
+        // The account part is auth-service's own answer (GET /auth/account with the caller's token).
+        Assert.Equal("ok", export.GetProperty("sources").GetProperty("auth-service").GetString());
+        var account = export.GetProperty("account");
+        Assert.Equal(sub, account.GetProperty("sub").GetString());
+        Assert.Equal(user.Email, account.GetProperty("email").GetString());
+        Assert.False(account.GetProperty("emailVerified").GetBoolean());
+        Assert.Equal(["user"], account.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        Assert.False(account.GetProperty("mfaEnabled").GetBoolean());
+        Assert.True(account.GetProperty("hasPassword").GetBoolean());
+        Assert.False(account.GetProperty("passwordChangeRequired").GetBoolean());
+        Assert.True(account.TryGetProperty("createdAt", out _));
+        Assert.DoesNotContain(other.Email, export.ToString());
         var sessions = export.GetProperty("sessions").ToString();
         Assert.Contains(tokens.Claims.GetProperty("sid").GetString()!, sessions);
         Assert.Contains(first.Claims.GetProperty("sid").GetString()!, sessions);

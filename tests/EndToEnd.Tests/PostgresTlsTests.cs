@@ -32,7 +32,7 @@ public sealed class PostgresTlsTests : IDisposable
         _ca.IssueServerCertificate(Path.Combine(_dir, "server.crt"), Path.Combine(_dir, "server.key"));
         var caPath = _ca.WriteCertificate(Path.Combine(_dir, "ca.crt"));
         var wrongCaPath = _otherCa.WriteCertificate(Path.Combine(_dir, "wrong-ca.crt"));
-        var offset = (int.TryParse(Environment.GetEnvironmentVariable("FAULT_INFRA_PORT_OFFSET"), out var fault) ? fault : 100) + 10;
+        var offset = FaultPorts.FreeOffset(FaultPorts.StartOffset + 10, [FaultPorts.Postgres]);
         var infra = new InfraInstance(Path.Combine(TestEnvironment.RepoRoot, ".local", "infra-pgtls"), offset, new Dictionary<string, string> { ["PG_TLS_DIR"] = _dir });
         infra.Up("postgres");
         try

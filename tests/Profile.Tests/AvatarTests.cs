@@ -208,6 +208,82 @@ public class AvatarTests(ProfileFactory profile) : IClassFixture<ProfileFactory>
         Assert.Equal(0, StoredAvatars(sub));
     }
 
+    /// <summary>
+    /// An animated WebP (RIFF: VP8X with the animation flag, ANIM, one ANMF per frame): each frame a lossless WebP
+    /// Skia encoded, a solid colour, carried over as its VP8L chunk.
+    /// </summary>
+    internal static byte[] AnimatedWebp(int width, int height, params SKColor[] frames)
+    {
+        static void U24(List<byte> to, int value) => to.AddRange([(byte)value, (byte)(value >> 8), (byte)(value >> 16)]);
+        static void Chunk(List<byte> to, string fourCc, IReadOnlyCollection<byte> payload)
+        {
+            to.AddRange(Encoding.ASCII.GetBytes(fourCc));
+            to.AddRange(BitConverter.GetBytes(payload.Count));
+            to.AddRange(payload);
+            if (payload.Count % 2 == 1)
+            {
+                to.Add(0);
+            }
+        }
+        var body = new List<byte>();
+        var vp8x = new List<byte> { 0x02 | 0x10, 0, 0, 0 }; // animation, alpha
+        U24(vp8x, width - 1);
+        U24(vp8x, height - 1);
+        Chunk(body, "VP8X", vp8x);
+        Chunk(body, "ANIM", [0, 0, 0, 0, 0, 0]); // background, loop forever
+        foreach (var color in frames)
+        {
+            using var bitmap = new SKBitmap(width, height);
+            bitmap.Erase(color);
+            using var pixmap = bitmap.PeekPixels();
+            using var still = pixmap.Encode(new SKWebpEncoderOptions(SKWebpEncoderCompression.Lossless, 100))!;
+            var bytes = still.ToArray();
+            Assert.Equal("VP8L", Encoding.ASCII.GetString(bytes, 12, 4)); // a simple lossless file: RIFF, WEBP, then its one chunk
+            var frame = new List<byte>();
+            U24(frame, 0);
+            U24(frame, 0);
+            U24(frame, width - 1);
+            U24(frame, height - 1);
+            U24(frame, 100); // ms
+            frame.Add(0x02); // no blending with the previous frame, no disposal
+            frame.AddRange(bytes[12..]);
+            Chunk(body, "ANMF", frame);
+        }
+        var file = new List<byte>();
+        file.AddRange("RIFF"u8.ToArray());
+        file.AddRange(BitConverter.GetBytes(4 + body.Count));
+        file.AddRange("WEBP"u8.ToArray());
+        file.AddRange(body);
+        return [.. file];
+    }
+
+    [Fact]
+    public async Task An_animated_webp_keeps_its_first_frame_as_a_still_png()
+    {
+        var sub = NewUser();
+        var client = profile.ClientWith(TestTokens.Issue(sub));
+        var animated = AnimatedWebp(96, 96, SKColors.Red, SKColors.Blue, SKColors.Lime);
+        using (var codec = SKCodec.Create(SKData.CreateCopy(animated)))
+        {
+            Assert.Equal(3, codec.FrameCount); // the library reads it as the animation it is
+        }
+
+        var put = await client.PutAsync("/profiles/me/avatar", Body(animated, "image/webp"));
+
+        var url = (await HttpAssert.OkJsonAsync<JsonElement>(put)).GetProperty("avatarUrl").GetString()!;
+        var served = await (await client.GetAsync(url)).Content.ReadAsByteArrayAsync();
+        using var stored = SKCodec.Create(SKData.CreateCopy(served));
+        Assert.Equal(SKEncodedImageFormat.Png, stored.EncodedFormat);
+        Assert.True(stored.FrameCount <= 1, $"{stored.FrameCount} frames stored");
+        using var decoded = SKBitmap.Decode(served);
+        Assert.Equal((256, 256), (decoded.Width, decoded.Height));
+        foreach (var (x, y) in new[] { (128, 128), (5, 5), (250, 250) })
+        {
+            var pixel = decoded.GetPixel(x, y);
+            Assert.True(pixel.Red > 240 && pixel.Green < 16 && pixel.Blue < 16, $"({x},{y}) is the first frame's red, not {pixel}");
+        }
+    }
+
     [Fact]
     public async Task Deleting_the_avatar_or_the_profile_removes_the_pictures()
     {

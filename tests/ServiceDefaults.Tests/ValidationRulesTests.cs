@@ -77,6 +77,29 @@ public class ValidationRulesTests
     [InlineData("application/json; charset=utf-8; charset=utf-7")]
     public void Any_other_charset_is_415(string contentType) => Assert.Equal(415, ContentTypeRules.Check(contentType)?.Status);
 
+    [Theory]
+    [InlineData("?userId=%FF", "userId")]
+    [InlineData("a=1&userId=x%C3", "userId")]
+    [InlineData("%FFname=1", "%FFname")]            // a name that is not UTF-8 is named as sent
+    [InlineData("user%20id=%80", "user id")]
+    public void A_query_parameter_whose_bytes_are_not_UTF8_is_named(string query, string field)
+    {
+        var errors = QueryStringRules.Check(query);
+
+        Assert.NotNull(errors);
+        Assert.Equal([field], errors.Fields);
+        Assert.Equal([QueryStringRules.Rule], errors.RulesOf(field));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("?userId=abc&limit=5")]
+    [InlineData("userId=%C3%A9%F0%9F%98%80")]      // é and an emoji
+    [InlineData("q=a+b%2Bc&x")]
+    [InlineData("q=%G1%2")]                          // malformed escapes stay literal text
+    public void UTF8_queries_pass(string? query) => Assert.Null(QueryStringRules.Check(query));
+
     [Fact]
     public void A_content_type_that_does_not_parse_is_400() => Assert.Equal(400, ContentTypeRules.Check("not a media type; ;")?.Status);
 

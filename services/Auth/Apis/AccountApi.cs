@@ -7,6 +7,7 @@ using Npgsql;
 using SecurePlatform.Auth.Infrastructure;
 using SecurePlatform.Auth.IntegrationEvents;
 using SecurePlatform.Auth.Model;
+using SecurePlatform.Auth.Services;
 using SecurePlatform.Contracts;
 using SecurePlatform.ServiceDefaults.Auth;
 using SecurePlatform.Messaging;
@@ -16,7 +17,7 @@ using FluentValidation;
 
 namespace SecurePlatform.Auth.Apis;
 
-/// <summary>Accounts and passwords: register, the password policy, password change.</summary>
+/// <summary>Accounts and passwords: register, the caller's own account, the password policy, password change.</summary>
 public static partial class AccountApi
 {
     public sealed record RegisterRequest(string? Email, string? Password);
@@ -24,6 +25,22 @@ public static partial class AccountApi
     public sealed record RegisterResponse(string Id, string Email);
 
     public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
+
+    /// <summary>
+    /// The caller's own account: what auth-service holds, never a secret (no hash, authenticator secret, recovery codes
+    /// or security stamp). Disabled is left out: a disabled account has no session to ask with.
+    /// </summary>
+    public sealed record AccountResponse(
+        string Sub,
+        string? Email,
+        bool EmailVerified,
+        DateTimeOffset CreatedAt,
+        DateTimeOffset? LastLoginAt,
+        IReadOnlyList<string> Roles,
+        bool MfaEnabled,
+        bool HasPassword,
+        bool PasswordChangeRequired,
+        IReadOnlyList<ExternalAccountsApi.ExternalLogin> ExternalLogins);
 
     public sealed record PolicyCheck(string Rule, string Description);
 
@@ -53,6 +70,12 @@ public static partial class AccountApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithValidation();
+        auth.MapGet("/account", GetAccountAsync)
+            .WithName("GetMyAccount")
+            .WithSummary("The caller's own account: email and whether it is verified, creation and last sign-in, roles, whether MFA is enrolled, external sign-ins, whether a password change is required.")
+            .RequireAuthorization()
+            .Produces<AccountResponse>()
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
         auth.MapGet("/password-policy", GetPasswordPolicy)
             .WithName("GetPasswordPolicy")
             .WithSummary("The password rules in machine-readable form, for client-side guidance.");
@@ -127,6 +150,24 @@ public static partial class AccountApi
     {
         LogDuplicateRegistration(services.Logger);
         return TypedResults.Created((string?)null, new RegisterResponse(User.NewId(), email));
+    }
+
+    internal static async Task<IResult> GetAccountAsync(ClaimsPrincipal principal, AuthDbContext db, CancellationToken cancellationToken)
+    {
+        var sub = PlatformClaims.SubjectOf(principal)!;
+        // A deleted or disabled account whose token is still in its last seconds: its revocation is on the way.
+        if (await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == sub, cancellationToken) is not { IsDisabled: false } user)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized.");
+        }
+        var roleIds = await db.UserRoles.Where(r => r.UserId == sub).Select(r => r.RoleId).ToListAsync(cancellationToken);
+        var mfaEnabled = await db.TotpAuthenticators.AnyAsync(t => t.UserId == sub && t.ConfirmedAt != null, cancellationToken);
+        var logins = await db.UserLogins.Where(l => l.UserId == sub).OrderBy(l => l.LoginProvider)
+            .Select(l => new ExternalAccountsApi.ExternalLogin(l.LoginProvider, l.ProviderDisplayName)).ToListAsync(cancellationToken);
+        var summary = UserAdministration.Summary(user, roleIds, mfaEnabled);
+        return TypedResults.Ok(new AccountResponse(
+            user.Id, user.Email, user.EmailConfirmed, user.CreatedAt, user.LastLoginAt, summary.Roles, summary.MfaEnabled,
+            user.PasswordHash is not null, summary.PasswordChangeRequired, logins));
     }
 
     internal static Ok<PasswordPolicyResponse> GetPasswordPolicy(PasswordPolicy policy) => TypedResults.Ok(new PasswordPolicyResponse(

@@ -22,9 +22,11 @@ public static class CredentialsApi
 {
     public const string TokenServicePolicy = "token-service-back-channel";
 
-    public sealed record VerifyRequest(string? Email, string? Password, string? ClientId, string? ClientIp, string? UserAgent);
+    /// <param name="DeviceCookie">The value of the device cookie token-service keeps for the browser (see <see cref="DeviceCookies"/>), if it has one.</param>
+    public sealed record VerifyRequest(string? Email, string? Password, string? ClientId, string? ClientIp, string? UserAgent, string? DeviceCookie);
 
-    public sealed record VerifiedUser(string Subject, string[] Amr, string[] Roles, string? Email, bool EmailVerified);
+    /// <param name="DeviceCookie">After a password sign-in: the device cookie's (new) value for token-service to keep for the browser, for <paramref name="DeviceCookieMaxAge"/> seconds.</param>
+    public sealed record VerifiedUser(string Subject, string[] Amr, string[] Roles, string? Email, bool EmailVerified, string? DeviceCookie = null, int? DeviceCookieMaxAge = null);
 
     public sealed record VerifyMfaRequest(string? Ticket, string? Code, string? RecoveryCode, string? ClientIp, string? UserAgent);
 
@@ -69,14 +71,13 @@ public static class CredentialsApi
         {
             return SessionApi.InvalidCredentials();
         }
-        // token-service forwards the browser's address and user agent: events and throttling concern the browser.
-        // (The device cookie is auth-service's, which the hosted page's browser never sends here: the hosted login
-        // gets the budget of an unknown device.)
+        // token-service forwards the browser's address, user agent and device cookie: events and throttling concern the
+        // browser, and a known one keeps its budget while its account is attacked from elsewhere, as on the API login.
         var browser = IPAddress.TryParse(request.ClientIp, out var address) ? address : http.Connection.RemoteIpAddress;
         http.Connection.RemoteIpAddress = browser;
         http.Request.Headers.UserAgent = EventStamping.Truncate(request.UserAgent) ?? "";
         var result = await services.Credentials.CheckAsync(
-            new CredentialCheckRequest(request.Email, request.Password, browser, EventStamping.Truncate(request.UserAgent), DeviceCookie: null), cancellationToken);
+            new CredentialCheckRequest(request.Email, request.Password, browser, EventStamping.Truncate(request.UserAgent), request.DeviceCookie), cancellationToken);
         switch (result)
         {
             case CredentialCheckResult.Throttled throttled:
@@ -84,7 +85,7 @@ public static class CredentialsApi
             case not CredentialCheckResult.Verified:
                 return SessionApi.InvalidCredentials();
         }
-        var (user, _, mfaRequired) = (CredentialCheckResult.Verified)result;
+        var (user, deviceCookie, mfaRequired) = (CredentialCheckResult.Verified)result;
         if (user.PasswordChangeRequired)
         {
             return AccountLifecycleApi.PasswordChangeRequiredProblem();
@@ -93,10 +94,10 @@ public static class CredentialsApi
         if (mfaRequired)
         {
             // The same answer as POST /auth/login's first step; the ticket is good only at the back channel's second step.
-            var ticket = await services.Tickets.IssueAsync(user.Id, new MfaTicketPayload(MfaTicketChannel.HostedLogin, request.ClientId, false, null), cancellationToken);
+            var ticket = await services.Tickets.IssueAsync(user.Id, new MfaTicketPayload(MfaTicketChannel.HostedLogin, request.ClientId, false, deviceCookie), cancellationToken);
             return TypedResults.Ok(new SessionApi.MfaChallenge(true, ticket, (int)MfaTickets.Lifetime.TotalSeconds));
         }
-        return await VerifiedAsync(http, services, user, MfaRules.PasswordOnly, request.ClientId);
+        return await VerifiedAsync(http, services, user, MfaRules.PasswordOnly, request.ClientId, deviceCookie);
     }
 
     internal static async Task<IResult> VerifyMfaAsync(VerifyMfaRequest request, HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
@@ -146,10 +147,10 @@ public static class CredentialsApi
         }
         http.Response.Headers.CacheControl = "no-store";
         var amr = ticket!.Value.Payload.Channel == MfaTicketChannel.HostedExternal ? ExternalAccountsApi.FederatedAndOtp : MfaRules.PasswordAndOtp;
-        return await VerifiedAsync(http, services, user, amr, ticket.Value.Payload.ClientId);
+        return await VerifiedAsync(http, services, user, amr, ticket.Value.Payload.ClientId, ticket.Value.Payload.DeviceCookie);
     }
 
-    internal static async Task<IResult> VerifiedAsync(HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId)
+    internal static async Task<IResult> VerifiedAsync(HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId, string? deviceCookie = null)
     {
         if (user.PasswordChangeRequired)
         {
@@ -160,6 +161,7 @@ public static class CredentialsApi
         // The session opens when the client redeems its code (token-service's SessionCreated names it).
         services.Db.AddIntegrationEvent(AuthEvents.Create<LoginSucceeded>(http, actor: user.Id, subject: user.Id) with { ClientId = clientId ?? "", Amr = amr });
         await services.Db.SaveChangesAsync(CancellationToken.None);
-        return TypedResults.Ok(new VerifiedUser(user.Id, amr, roles, user.Email, user.EmailConfirmed));
+        return TypedResults.Ok(new VerifiedUser(user.Id, amr, roles, user.Email, user.EmailConfirmed,
+            deviceCookie, deviceCookie is null ? null : (int)services.Devices.Lifetime.TotalSeconds));
     }
 }

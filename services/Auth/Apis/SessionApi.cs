@@ -201,7 +201,7 @@ public static partial class SessionApi
         NoStore(http);
         if (deviceCookie is not null)
         {
-            http.Response.Headers.Append(HeaderNames.SetCookie, deviceCookie);
+            http.Response.Headers.Append(HeaderNames.SetCookie, services.Devices.SetCookie(deviceCookie));
         }
         if (tokens.RefreshCookie is not null)
         {

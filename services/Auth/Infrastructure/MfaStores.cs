@@ -32,7 +32,7 @@ public enum MfaTicketChannel
 }
 
 /// <summary>What the password step established, kept with the ticket until the second factor is given.</summary>
-/// <param name="DeviceCookie">The device cookie the password step earned; set only once the second factor is given.</param>
+/// <param name="DeviceCookie">The device cookie's value the password step earned; given out only once the second factor is.</param>
 public sealed record MfaTicketPayload(MfaTicketChannel Channel, string? ClientId, bool UseCookie, string? DeviceCookie);
 
 /// <summary>

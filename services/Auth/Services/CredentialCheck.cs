@@ -18,7 +18,7 @@ public sealed record CredentialCheckRequest(string? Email, string Password, IPAd
 public abstract record CredentialCheckResult
 {
     /// <summary>
-    /// The password is right. <see cref="DeviceCookie"/>: the <c>Set-Cookie</c> value that makes this device known.
+    /// The password is right. <see cref="DeviceCookie"/>: the device cookie's value that makes this device known.
     /// <see cref="MfaRequired"/>: the user has an active second factor; no session before it is checked.
     /// </summary>
     public sealed record Verified(User User, string DeviceCookie, bool MfaRequired) : CredentialCheckResult;

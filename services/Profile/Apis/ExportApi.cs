@@ -10,13 +10,15 @@ namespace SecurePlatform.Profile.Apis;
 
 /// <summary>
 /// <c>GET /profiles/me/export</c>: what the platform holds about the caller, as one JSON document. The other services'
-/// parts are read from their own user-facing routes with the caller's bearer token (token-service <c>/sessions</c> and
-/// <c>/grants</c>, audit-service <c>/audit/me</c>, every page), so the export sees exactly what the caller may see
-/// and needs no privileged back channel. A source that cannot be reached is named in <c>sources</c> and
-/// <c>complete</c> is false: an export never silently leaves a part out.
+/// parts are read from their own user-facing routes with the caller's bearer token (auth-service <c>/auth/account</c>,
+/// token-service <c>/sessions</c> and <c>/grants</c>, audit-service <c>/audit/me</c>, every page), so the export sees
+/// exactly what the caller may see and needs no privileged back channel. A source that cannot answer (in time) is
+/// named in <c>sources</c> with why (<c>timed out</c>, <c>unavailable</c>, <c>failed (status)</c>), its part is null and
+/// <c>complete</c> is false: an export never silently leaves a part out, nor fails for want of one.
 /// </summary>
 public static class ExportApi
 {
+    public const string AuthService = "auth-service";
     public const string TokenService = "token-service";
     public const string AuditService = "audit-service";
 
@@ -25,14 +27,17 @@ public static class ExportApi
 
     public sealed record ExportDocument(
         DateTimeOffset ExportedAt, bool Complete, IReadOnlyDictionary<string, string> Sources,
-        AccountPart Account, ProfileApi.ProfileResponse Profile, JsonElement? Sessions, JsonElement? Grants, IReadOnlyList<JsonElement>? AuditEvents);
+        JsonElement? Account, ProfileApi.ProfileResponse Profile, JsonElement? Sessions, JsonElement? Grants, IReadOnlyList<JsonElement>? AuditEvents);
 
-    /// <summary>What the access token itself says of the account (auth-service has no user-facing account route yet).</summary>
-    public sealed record AccountPart(string Sub, IReadOnlyList<string> Roles, IReadOnlyList<string> AuthenticationMethods);
-
-    /// <summary>The two clients, by service discovery name; one quick retry, short timeouts: an export waits seconds, not minutes.</summary>
+    /// <summary>The clients, by service discovery name; one quick retry, short timeouts: an export waits seconds, not minutes.</summary>
     public static void AddExportClients(this IHostApplicationBuilder builder)
     {
+        // Its own budget (AuthServiceClient.Budget) bounds the call; the defaults' retries would only wait longer.
+#pragma warning disable EXTEXP0001 // evaluation API; the documented way to override ConfigureHttpClientDefaults' handler
+        builder.Services.AddHttpClient<AuthServiceClient>(c => c.BaseAddress = new Uri(AuthServiceClient.BaseAddress))
+            .RemoveAllResilienceHandlers()
+#pragma warning restore EXTEXP0001
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
         foreach (var service in new[] { TokenService, AuditService })
         {
             // Replaces the defaults' standard handler (3 retries from 2 s) instead of stacking a second one on it.
@@ -54,12 +59,12 @@ public static class ExportApi
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/profiles/me/export", ExportAsync).WithTags("Profile").RequireAuthorization().WithName("ExportMyData")
-            .WithSummary("Everything the platform holds about the caller: profile, sessions, consents, own audit events.");
+            .WithSummary("Everything the platform holds about the caller: account, profile, sessions, consents, own audit events; a part another service could not give (in time) is null and named in sources.");
         return app;
     }
 
     internal static async Task<Ok<ExportDocument>> ExportAsync(
-        ClaimsPrincipal user, HttpContext http, ProfileDbContext db, IHttpClientFactory clients, CancellationToken cancellationToken)
+        ClaimsPrincipal user, HttpContext http, ProfileDbContext db, IHttpClientFactory clients, AuthServiceClient auth, CancellationToken cancellationToken)
     {
         var sub = PlatformClaims.SubjectOf(user)!;
         var profile = await ProfileApi.FindOrCreateAsync(db, sub, cancellationToken);
@@ -68,15 +73,16 @@ public static class ExportApi
 
         var token = clients.CreateClient(TokenService);
         var audit = clients.CreateClient(AuditService);
+        var account = await auth.AccountAsync(bearer, cancellationToken);
+        sources[AuthService] = account.Status;
         var sessions = await ReadAsync(token, "/sessions", bearer, TokenService, sources, cancellationToken);
         var grants = await ReadAsync(token, "/grants", bearer, TokenService, sources, cancellationToken);
         var events = await ReadAuditAsync(audit, bearer, sources, cancellationToken);
 
         http.Response.Headers.ContentDisposition = "attachment; filename=\"secureplatform-export.json\"";
         return TypedResults.Ok(new ExportDocument(
-            DateTimeOffset.UtcNow, sources.Values.All(s => s == "ok"), sources,
-            new AccountPart(sub, user.FindAll(PlatformClaims.Roles).Select(c => c.Value).ToList(), user.FindAll(PlatformClaims.Amr).Select(c => c.Value).ToList()),
-            ProfileApi.ToResponse(profile), sessions, grants, events));
+            DateTimeOffset.UtcNow, sources.Values.All(s => s == ExportSourceStatus.Ok), sources,
+            account.Account, ProfileApi.ToResponse(profile), sessions, grants, events));
     }
 
     private static async Task<JsonElement?> ReadAsync(
@@ -89,16 +95,15 @@ public static class ExportApi
             using var response = await client.SendAsync(request, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                sources[source] = $"failed ({(int)response.StatusCode})";
+                sources[source] = ExportSourceStatus.Failed(response.StatusCode);
                 return null;
             }
-            sources.TryAdd(source, "ok");
+            sources.TryAdd(source, ExportSourceStatus.Ok);
             return await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or Polly.Timeout.TimeoutRejectedException
-                                   or Polly.CircuitBreaker.BrokenCircuitException)
+        catch (Exception ex) when (ExportSourceStatus.Of(ex, cancellationToken) is { } status)
         {
-            sources[source] = "unavailable";
+            sources[source] = status;
             return null;
         }
     }

@@ -7,7 +7,7 @@ namespace SecurePlatform.Profile.Model;
 /// <summary>
 /// Avatar uploads, decoded and re-encoded: the type is decided from the bytes (magic numbers) and must be the one
 /// the request declares; the pixel count is read from the header before anything is decoded (a decompression bomb
-/// is refused without allocating its pixels); the first frame is decoded by Skia, cropped to its centre square,
+/// is refused without allocating its pixels); the first frame (of an animated WebP too) is decoded by Skia, cropped to its centre square,
 /// resized to <see cref="Sizes"/> and encoded as PNG. Only those PNGs are kept: metadata (EXIF location, comments)
 /// and anything appended to the file (a polyglot's HTML or script) are not carried over, and the original bytes
 /// are never stored.
@@ -19,6 +19,8 @@ public static class AvatarImages
     public const int DefaultSize = 256;
 
     public const string ContentType = "image/png";
+
+    private const int FirstFrame = 0;
 
     public static readonly IReadOnlyList<string> AcceptedTypes = ["image/png", "image/jpeg", "image/webp"];
 
@@ -70,7 +72,9 @@ public static class AvatarImages
             return (null, "tooManyPixels", $"At most {maxPixels} pixels and {maxSide} per side; this image is {width}x{height}.");
         }
         using var decoded = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
-        if (codec.GetPixels(decoded.Info, decoded.GetPixels()) != SKCodecResult.Success)
+        // An animated WebP (or APNG) keeps its first frame, composed on its canvas: an avatar is a still picture, and
+        // the other frames are never decoded, so their pixels count against nothing.
+        if (codec.GetPixels(decoded.Info, decoded.GetPixels(), new SKCodecOptions(FirstFrame)) != SKCodecResult.Success)
         {
             return (null, "corrupt", "The image data is incomplete or corrupt.");
         }

@@ -57,8 +57,17 @@ public static class Extensions
             cookie.SlidingExpiration = false;
         });
         builder.AddExternalProviders();
-        builder.Services.AddHttpClient<AuthServiceClient>(http => http.BaseAddress = new Uri(AuthServiceClient.BaseAddress))
+        // No retries: a credential check is not idempotent (each counts against the account's budget and is an event), and
+        // the defaults' retry would hold a throttled sign-in (429) for its Retry-After instead of telling the user at once.
+#pragma warning disable EXTEXP0001 // evaluation API; the documented way to override ConfigureHttpClientDefaults' handler
+        builder.Services.AddHttpClient<AuthServiceClient>(http =>
+            {
+                http.BaseAddress = new Uri(AuthServiceClient.BaseAddress);
+                http.Timeout = AuthServiceClient.Timeout;
+            })
+            .RemoveAllResilienceHandlers()
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
+#pragma warning restore EXTEXP0001
         builder.Services.AddHttpClient<ProfileServiceClient>(http => http.BaseAddress = new Uri(ProfileServiceClient.BaseAddress))
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
         return builder;
@@ -78,6 +87,7 @@ public static class Extensions
             throw new InvalidOperationException("External providers are misconfigured: " + string.Join(" ", problems));
         }
         builder.Services.AddSingleton<IReadOnlyDictionary<string, ExternalProviderSettings>>(providers);
+        builder.Services.AddSingleton<HostedDeviceCookie>();
         builder.Services.AddSingleton<ExternalSignInState>(); // the login page reads it either way (nothing pending without providers)
         if (providers.Count == 0)
         {

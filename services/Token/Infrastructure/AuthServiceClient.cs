@@ -16,8 +16,11 @@ namespace SecurePlatform.Token.Infrastructure;
 /// <summary>auth-service's answer to the password step of a user with MFA.</summary>
 public sealed record MfaChallenge(bool MfaRequired, string? MfaTicket, int ExpiresIn);
 
-/// <summary>Who auth-service says signed in: what the hosted sign-in puts in its cookie and its tokens.</summary>
-public sealed record VerifiedUser(string Subject, string[] Amr, string[] Roles, string? Email, bool EmailVerified);
+/// <summary>
+/// Who auth-service says signed in: what the hosted sign-in puts in its cookie and its tokens; after a password
+/// sign-in also the device cookie's value to keep for the browser (<see cref="HostedDeviceCookie"/>).
+/// </summary>
+public sealed record VerifiedUser(string Subject, string[] Amr, string[] Roles, string? Email, bool EmailVerified, string? DeviceCookie = null, int? DeviceCookieMaxAge = null);
 
 public abstract record CredentialCheckResult
 {
@@ -52,11 +55,15 @@ public sealed partial class AuthServiceClient(
     /// <summary>Service discovery name; resolved from <c>services:auth-service:https:0</c> / <c>http:0</c>.</summary>
     public const string BaseAddress = "https+http://auth-service";
 
+    /// <summary>One attempt (no retries, see its registration), with room for Argon2id on a busy host.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+
     private static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(5);
     private readonly Lock _gate = new();
     private (string Token, DateTimeOffset RenewAt)? _token;
 
-    public Task<CredentialCheckResult> VerifyPasswordAsync(string email, string password, string? clientId, HttpContext browser, CancellationToken cancellationToken) =>
+    /// <param name="deviceCookie">The browser's device cookie (<see cref="HostedDeviceCookie"/>), if it has one.</param>
+    public Task<CredentialCheckResult> VerifyPasswordAsync(string email, string password, string? clientId, string? deviceCookie, HttpContext browser, CancellationToken cancellationToken) =>
         SendAsync(Protocol.CredentialCheck.Path, new
         {
             email,
@@ -64,6 +71,7 @@ public sealed partial class AuthServiceClient(
             clientId,
             clientIp = Messaging.EventStamping.ClientAddress(browser),
             userAgent = Messaging.EventStamping.UserAgent(browser),
+            deviceCookie,
         }, browser, cancellationToken);
 
     /// <summary>The second step: the ticket of <see cref="VerifyPasswordAsync"/> and a TOTP code or a recovery code.</summary>

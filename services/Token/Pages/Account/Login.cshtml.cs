@@ -14,10 +14,12 @@ namespace SecurePlatform.Token.Pages.Account;
 /// <summary>
 /// The hosted login. What the user types goes to auth-service's credential check (the same code as the JSON
 /// login: timing equalisation, events, throttling); on success the browser gets token-service's sign-in cookie
-/// and goes back to the authorization request.
+/// and goes back to the authorization request. The browser's device cookie goes along and comes back renewed
+/// (<see cref="HostedDeviceCookie"/>), so a known browser keeps its budget while the account is attacked from elsewhere.
 /// </summary>
 public sealed class LoginModel(
-    AuthServiceClient auth, TimeProvider clock, IReadOnlyDictionary<string, ExternalProviderSettings> providers, ExternalSignInState state) : PageModel
+    AuthServiceClient auth, TimeProvider clock, IReadOnlyDictionary<string, ExternalProviderSettings> providers, ExternalSignInState state,
+    HostedDeviceCookie device) : PageModel
 {
     /// <summary>The configured external providers, for the "Sign in with …" buttons.</summary>
     public IEnumerable<(string Name, string DisplayName)> Providers => providers.Select(p => (p.Key, p.Value.DisplayName ?? p.Key));
@@ -128,9 +130,10 @@ public sealed class LoginModel(
             return Refuse(InvalidCredentials, StatusCodes.Status400BadRequest);
         }
         var clientId = HostedSignIn.Parameters(ReturnUrl!).GetValueOrDefault(Parameters.ClientId);
-        switch (await auth.VerifyPasswordAsync(Email.Trim(), Password, clientId, HttpContext, cancellationToken))
+        switch (await auth.VerifyPasswordAsync(Email.Trim(), Password, clientId, device.Read(Request), HttpContext, cancellationToken))
         {
             case CredentialCheckResult.Verified { User: var user }:
+                device.Write(Response, user);
                 if (!await LinkPendingAsync(user, cancellationToken))
                 {
                     return RedirectToPage("Error", new { error = "external_linked_elsewhere" });
@@ -178,6 +181,7 @@ public sealed class LoginModel(
         switch (await auth.VerifySecondFactorAsync(MfaTicket, code, recovery, HttpContext, cancellationToken))
         {
             case CredentialCheckResult.Verified { User: var user }:
+                device.Write(Response, user); // the password step's device cookie, given out now that the whole sign-in succeeded
                 if (!await LinkPendingAsync(user, cancellationToken))
                 {
                     return RedirectToPage("Error", new { error = "external_linked_elsewhere" });
