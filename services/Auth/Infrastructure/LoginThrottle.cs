@@ -15,6 +15,7 @@ public readonly record struct LoginAttempt(bool TrustedDevice, string? RejectedP
 /// (the progressive delay, <see cref="ProgressiveDelay"/>). The identifier is a hash of the normalised address, so an
 /// unknown address is counted exactly like a known one. One round trip before the password check, one after.
 /// Redis unreachable: <see cref="RateLimitStoreUnavailableException"/> (the sign-in answers 503; fail closed).
+/// <c>RateLimiting:Enabled=false</c> (benchmarks only, refused in Production) switches it off with the rest of the limiter.
 /// </summary>
 public sealed class LoginThrottle(RateLimitStore store, IOptions<LoginThrottleOptions> options)
 {
@@ -61,6 +62,10 @@ public sealed class LoginThrottle(RateLimitStore store, IOptions<LoginThrottleOp
     public async ValueTask<LoginAttempt> BeginAsync(string clientPartition, string account, string? deviceNonce, CancellationToken cancellationToken)
     {
         var limits = store.Options;
+        if (!limits.Enabled)
+        {
+            return new LoginAttempt(false, null, TimeSpan.Zero);
+        }
         var result = (RedisResult[])(await store.EvaluateAsync(
             AttemptScript,
             [
@@ -98,6 +103,10 @@ public sealed class LoginThrottle(RateLimitStore store, IOptions<LoginThrottleOp
     /// <summary>Records a failed password check; returns the failure count (the account's, or the known device's).</summary>
     public async ValueTask<long> RecordFailureAsync(string account, string? trustedDeviceNonce, CancellationToken cancellationToken)
     {
+        if (!store.Options.Enabled)
+        {
+            return 0;
+        }
         var key = store.Key(FailuresPolicy, trustedDeviceNonce is null ? account : account + ":" + trustedDeviceNonce);
         return (long)await store.EvaluateAsync(FailureScript, [key], [Milliseconds(_options.FailureMemory)], cancellationToken);
     }
@@ -108,6 +117,10 @@ public sealed class LoginThrottle(RateLimitStore store, IOptions<LoginThrottleOp
     /// </summary>
     public async ValueTask RecordSuccessAsync(string account, string? trustedDeviceNonce, CancellationToken cancellationToken)
     {
+        if (!store.Options.Enabled)
+        {
+            return;
+        }
         var key = store.Key(FailuresPolicy, trustedDeviceNonce is null ? account : account + ":" + trustedDeviceNonce);
         await store.EvaluateAsync(ResetScript, [key], [], cancellationToken);
     }
