@@ -49,8 +49,9 @@ es_db="$(./run.sh print-env token $((BASE + 6)) | sed -n 's/^ConnectionStrings__
 start_extra profile Profile.Api $((BASE + 5)) Auth__Revocation__Enabled=false
 start_extra token Token.Api $((BASE + 6)) Token__SigningAlgorithm=ES256 "ConnectionStrings__tokendb=$es_db" Token__Issuer=http://127.0.0.1:$((BASE + 6))/
 
-# auth-service variants for the login pairs, started only when a scenario asks for one: the previous Argon2id
-# parameters (m=19 MiB t=2, base+7) and no rate limiter (base+8). They share authdb, token-service and the servers.
+# auth-service variants for the login scenarios, started only when one asks for them, all before the first scenario
+# (a variant started later would be measured while its JIT still warms up): the previous Argon2id parameters
+# (m=19 MiB t=2, base+7) and no rate limiter (base+8). They share authdb, token-service and the servers.
 declare -A auth_variant=()
 start_auth_variant() { # start_auth_variant <name> <port> VAR=value...: once; its PID in auth_variant[name]
   local name="$1" port="$2"; shift 2
@@ -58,6 +59,12 @@ start_auth_variant() { # start_auth_variant <name> <port> VAR=value...: once; it
   start_extra auth Auth.Api "$port" "$@"
   auth_variant[$name]=${extra_pids[-1]}
 }
+for s in "$@"; do
+  case "$s" in
+    login-19mib|login-pair) start_auth_variant argon19 $((BASE + 7)) PasswordHashing__MemoryKiB=19456 PasswordHashing__Iterations=2 ;;
+    login-limiter-pair) start_auth_variant nolimiter $((BASE + 8)) RateLimiting__Enabled=false ;;
+  esac
+done
 
 run() { # run <scenario> <service pids> [options]
   local name="$1" pids="$2" cpu; shift 2
@@ -101,15 +108,12 @@ for s in "${scenarios[@]}"; do
     client-credentials-pair) pair client-credentials-pair client-credentials "$(pid_of token-service)" "" "${extra_pids[1]}" "--token http://127.0.0.1:$((BASE + 6))" ;;
     # a = m=19 MiB t=2 (the previous default), b = the default: what the cheaper Argon2id parameters save per login
     login-pair)
-      start_auth_variant argon19 $((BASE + 7)) PasswordHashing__MemoryKiB=19456 PasswordHashing__Iterations=2
       pair login-pair login "${auth_variant[argon19]}" "--auth http://127.0.0.1:$((BASE + 7))" "$(pid_of auth-service)" "" ;;
     # the whole login (auth-service + token-service + PostgreSQL + Redis) with m=19 MiB t=2: "before", next to login
     login-19mib)
-      start_auth_variant argon19 $((BASE + 7)) PasswordHashing__MemoryKiB=19456 PasswordHashing__Iterations=2
       run login "${auth_variant[argon19]},$(pid_of token-service)" --auth "http://127.0.0.1:$((BASE + 7))" | sed 's/"scenario":"login"/"scenario":"login-19mib"/' ;;
     # a = limiter on (the default), b = RateLimiting:Enabled=false (the middleware and the sign-in throttle off)
     login-limiter-pair)
-      start_auth_variant nolimiter $((BASE + 8)) RateLimiting__Enabled=false
       pair login-limiter-pair login "$(pid_of auth-service)" "" "${auth_variant[nolimiter]}" "--auth http://127.0.0.1:$((BASE + 8))" ;;
     # one Argon2id verification per OWASP configuration, this machine, now: the unit "hashes per login" is measured in
     password-hash)
