@@ -16,7 +16,8 @@ public readonly record struct LoginAttempt(bool TrustedDevice, string? RejectedP
 /// Sign-in budgets and failure tracking in Redis, shared by every replica: per client IP (<c>login</c>), per account
 /// identifier (<c>login-account</c>; per identifier and device for a known device), and the account's recent failures
 /// (the progressive delay, <see cref="ProgressiveDelay"/>). The identifier is a hash of the normalised address, so an
-/// unknown address is counted exactly like a known one. One round trip before the password check, one after.
+/// unknown address is counted exactly like a known one. One round trip before the password check; after it, one for a
+/// failure, and one for a success only when there are failures to forget.
 /// Redis unreachable: <see cref="RateLimitStoreUnavailableException"/> (the sign-in answers 503; fail closed).
 /// <c>RateLimiting:Enabled=false</c> (benchmarks only, refused in Production) switches it off with the rest of the limiter.
 /// </summary>
