@@ -41,7 +41,7 @@ public readonly record struct Argon2Parameters(int Iterations, int MemoryKiB, in
 /// The stored password-hash format, versioned so that the scheme and its costs can rise later:
 /// <c>$sp{version}</c> followed by the scheme's own string. Version 1 is Argon2id in the PHC string
 /// format of libsodium/the reference implementation:
-/// <c>$sp1$argon2id$v=19$m=19456,t=2,p=1$&lt;salt b64&gt;$&lt;hash b64&gt;</c>.
+/// <c>$sp1$argon2id$v=19$m=7168,t=5,p=1$&lt;salt b64&gt;$&lt;hash b64&gt;</c>.
 /// A hash needs re-hashing when its version is older than <see cref="CurrentVersion"/> or its cost
 /// parameters differ from the configured ones; Identity then stores a new hash at the next sign-in.
 /// Hashes without the prefix are ASP.NET Core Identity's own (PBKDF2, base64): accepted once, then re-hashed.
