@@ -7,6 +7,7 @@
 #   bench/run.sh [scenario ...]     default: login refresh code-exchange profile profile-no-revocation client-credentials client-credentials-es256
 #   bench/run.sh profile-pair client-credentials-pair   two variants at once, half the workers each (see below)
 #   bench/run.sh refresh-vs-peer client-credentials-vs-peer   ours and oidc-provider (bench/peer) at once, N workers each
+#   bench/run.sh password-hash login login-19mib login-pair login-limiter-pair   a login in Argon2id hashes, before/after; limiter
 #   BENCH_SECONDS=20 BENCH_WORKERS=16 BENCH_WARMUP=5 bench/run.sh
 #
 # CPU counted per scenario: the serving services plus this platform's own PostgreSQL (the postmaster and all its
@@ -51,6 +52,23 @@ trap 'kill "${extra_pids[@]}" 2>/dev/null || true; ./run.sh stop >/dev/null' EXI
 es_db="$(./run.sh print-env token $((BASE + 6)) | sed -n 's/^ConnectionStrings__tokendb=//p' | sed 's/Database=tokendb/Database=tokendb_es256/')"
 start_extra profile Profile.Api $((BASE + 5)) Auth__Revocation__Enabled=false
 start_extra token Token.Api $((BASE + 6)) Token__SigningAlgorithm=ES256 "ConnectionStrings__tokendb=$es_db" Token__Issuer=http://127.0.0.1:$((BASE + 6))/
+
+# auth-service variants for the login scenarios, started only when one asks for them, all before the first scenario
+# (a variant started later would be measured while its JIT still warms up): the previous Argon2id parameters
+# (m=19 MiB t=2, base+7) and no rate limiter (base+8). They share authdb, token-service and the servers.
+declare -A auth_variant=()
+start_auth_variant() { # start_auth_variant <name> <port> VAR=value...: once; its PID in auth_variant[name]
+  local name="$1" port="$2"; shift 2
+  [[ -n "${auth_variant[$name]:-}" ]] && return 0
+  start_extra auth Auth.Api "$port" "$@"
+  auth_variant[$name]=${extra_pids[-1]}
+}
+for s in "$@"; do
+  case "$s" in
+    login-19mib|login-pair) start_auth_variant argon19 $((BASE + 7)) PasswordHashing__MemoryKiB=19456 PasswordHashing__Iterations=2 ;;
+    login-limiter-pair) start_auth_variant nolimiter $((BASE + 8)) RateLimiting__Enabled=false ;;
+  esac
+done
 
 run() { # run <scenario> <service pids> [options]
   local name="$1" pids="$2" cpu; shift 2
@@ -165,6 +183,19 @@ for s in "${scenarios[@]}"; do
     # ours (token-service + PostgreSQL + Redis) against oidc-provider (node), both loaded at the same time
     refresh-vs-peer) vs_peer refresh-vs-peer refresh --refresh-tokens-from "http://127.0.0.1:$((PEER_PORT + 1))/refresh-tokens" ;;
     client-credentials-vs-peer) vs_peer client-credentials-vs-peer client-credentials ;;
+    # a = m=19 MiB t=2 (the previous default), b = the default: what the cheaper Argon2id parameters save per login
+    login-pair)
+      pair login-pair login "${auth_variant[argon19]}" "--auth http://127.0.0.1:$((BASE + 7))" "$(pid_of auth-service)" "" ;;
+    # the whole login (auth-service + token-service + PostgreSQL + Redis) with m=19 MiB t=2: "before", next to login
+    login-19mib)
+      run login "${auth_variant[argon19]},$(pid_of token-service)" --auth "http://127.0.0.1:$((BASE + 7))" | sed 's/"scenario":"login"/"scenario":"login-19mib"/' ;;
+    # a = limiter on (the default), b = RateLimiting:Enabled=false (the middleware and the sign-in throttle off)
+    login-limiter-pair)
+      pair login-limiter-pair login "$(pid_of auth-service)" "" "${auth_variant[nolimiter]}" "--auth http://127.0.0.1:$((BASE + 8))" ;;
+    # one Argon2id verification per OWASP configuration, this machine, now: the unit "hashes per login" is measured in
+    password-hash)
+      dotnet build bench/PasswordHashCost -c Release -v quiet -clp:ErrorsOnly -nologo >/dev/null
+      dotnet artifacts/bin/PasswordHashCost/release/PasswordHashCost.dll --rounds "${BENCH_HASH_ROUNDS:-8}" ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done

@@ -21,7 +21,9 @@ public static class RateLimitingExtensions
         builder.Services.AddOptions<RateLimitingOptions>()
             .BindConfiguration(RateLimitingOptions.SectionName)
             .PostConfigure(o => o.ApplyDefaults())
-            .ValidateRulesOnStart(RateLimitingOptions.Validate);
+            .ValidateRulesOnStart(RateLimitingOptions.Validate)
+            // A switch for measuring what the limiter costs, never for a deployment: it also turns off brute-force protection.
+            .Validate(o => o.Enabled || !builder.Environment.IsProduction(), "RateLimiting:Enabled=false is for benchmarks and is refused in Production.");
         builder.Services.TryAddSingleton<RateLimitStore>();
         builder.Services.TryAddSingleton<RateLimitBudgetResolvers>();
         builder.Services.TryAddSingleton<PlatformRateLimiter>();

@@ -44,7 +44,7 @@ public sealed class RateLimitingOptions
 {
     public const string SectionName = "RateLimiting";
 
-    /// <summary>Off only for benchmarks that measure what the limiter costs.</summary>
+    /// <summary>Off only for benchmarks that measure what the limiter costs (with auth-service's sign-in throttle); refused in Production.</summary>
     public bool Enabled { get; set; } = true;
 
     /// <summary>Prefix of every Redis key; replicas of one deployment must share it (tests give each run its own).</summary>

@@ -261,20 +261,27 @@ public class LoginTests(AuthApp app) : IClassFixture<AuthApp>, IAsyncLifetime
         await ((IAsyncLifetime)down).DisposeAsync();
     }
 
-    [Fact]
-    public async Task A_hash_with_old_parameters_is_replaced_at_the_next_successful_login()
+    [Theory]
+    [InlineData(1, 8 * 1024)]
+    [InlineData(2, 19 * 1024)] // the default before m=7 MiB t=5: as strong, re-hashed to the cheaper configuration
+    public async Task A_hash_with_old_parameters_is_replaced_at_the_next_successful_login_and_not_by_a_wrong_password(int t, int m)
     {
         var (email, id) = await NewAccountAsync();
-        var oldHash = new Argon2idPasswordHasher(new Argon2Parameters(1, 8 * 1024, 1)).HashPassword(new User(), Password);
+        var oldHash = new Argon2idPasswordHasher(new Argon2Parameters(t, m, 1)).HashPassword(new User(), Password);
         await app.WithDbAsync(db => db.Users.Where(u => u.Id == id).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, oldHash)));
+        Task<string?> StoredAsync() => app.WithDbAsync(db => db.Users.Where(u => u.Id == id).Select(u => u.PasswordHash).SingleAsync());
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.LoginAsync(email, Password + "x")).StatusCode);
+        Assert.Equal(oldHash, await StoredAsync());
 
         var response = await app.LoginAsync(email, Password);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var stored = await app.WithDbAsync(db => db.Users.Where(u => u.Id == id).Select(u => u.PasswordHash).SingleAsync());
+        var stored = await StoredAsync();
         Assert.NotEqual(oldHash, stored);
-        Assert.StartsWith("$sp1$argon2id$v=19$m=19456,t=2,p=1$", stored);
+        Assert.StartsWith("$sp1$argon2id$v=19$m=7168,t=5,p=1$", stored);
         Assert.Equal(HttpStatusCode.OK, (await app.LoginAsync(email, Password)).StatusCode);
+        Assert.Equal(stored, await StoredAsync()); // re-hashed once, not at every sign-in
     }
 }
 

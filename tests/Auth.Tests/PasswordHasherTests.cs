@@ -11,7 +11,7 @@ public class PasswordHasherTests(ITestOutputHelper output)
 {
     private const string Password = "zebra glacier 47 lantern";
     private static readonly User AnyUser = new();
-    private static readonly Argon2idPasswordHasher Current = new(Argon2Parameters.OwaspMinimum);
+    private static readonly Argon2idPasswordHasher Current = new(Argon2Parameters.Default);
     private static readonly Argon2idPasswordHasher Old = new(new Argon2Parameters(1, 8 * 1024, 1));
 
     [Fact]
@@ -19,7 +19,7 @@ public class PasswordHasherTests(ITestOutputHelper output)
     {
         var hash = Current.HashPassword(AnyUser, Password);
 
-        Assert.StartsWith("$sp1$argon2id$v=19$m=19456,t=2,p=1$", hash);
+        Assert.StartsWith("$sp1$argon2id$v=19$m=7168,t=5,p=1$", hash);
         Assert.Equal(PasswordVerificationResult.Success, Current.VerifyHashedPassword(AnyUser, hash, Password));
         Assert.Equal(PasswordVerificationResult.Failed, Current.VerifyHashedPassword(AnyUser, hash, Password.ToUpperInvariant()));
         Assert.Equal(PasswordVerificationResult.Failed, Current.VerifyHashedPassword(AnyUser, hash, Password + " "));
@@ -69,13 +69,14 @@ public class PasswordHasherTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(1, 2, 19456, false)]
-    [InlineData(1, 3, 19456, true)]
-    [InlineData(1, 2, 65536, true)]
-    [InlineData(1, 1, 19456, true)]
+    [InlineData(1, 5, 7168, false)]
+    [InlineData(1, 2, 19456, true)] // the previous default: re-hashed although it is as strong
+    [InlineData(1, 6, 7168, true)]
+    [InlineData(1, 5, 8192, true)]
+    [InlineData(1, 4, 7168, true)]
     public void Rehash_is_needed_whenever_the_costs_differ_from_the_configured_ones(int version, int t, int m, bool needed)
     {
-        Assert.Equal(needed, PasswordHashFormat.NeedsRehash(version, new Argon2Parameters(t, m, 1), Argon2Parameters.OwaspMinimum));
+        Assert.Equal(needed, PasswordHashFormat.NeedsRehash(version, new Argon2Parameters(t, m, 1), Argon2Parameters.Default));
     }
 
     [Fact]
@@ -91,12 +92,21 @@ public class PasswordHasherTests(ITestOutputHelper output)
         Assert.False(PasswordHashFormat.TryParse("$sp0$argon2id$", out _, out _));
     }
 
-    [Fact]
-    public void Configured_costs_below_the_owasp_minimum_are_refused()
+    [Theory]
+    [InlineData(5, 7168, true)]
+    [InlineData(4, 9216, true)]
+    [InlineData(3, 12288, true)]
+    [InlineData(2, 19456, true)]
+    [InlineData(1, 47104, true)]
+    [InlineData(3, 16384, true)] // above m=12 MiB t=3
+    [InlineData(1, 65536, true)]
+    [InlineData(4, 7168, false)] // 7 MiB needs 5 passes
+    [InlineData(2, 16384, false)] // between 12 and 19 MiB, but only 2 passes
+    [InlineData(1, 46080, false)] // one pass needs 46 MiB
+    [InlineData(9, 6144, false)] // below every listed memory size, whatever the passes
+    public void Configured_costs_must_reach_one_of_the_owasp_configurations(int t, int m, bool accepted)
     {
-        Assert.True(new Argon2Parameters(2, 19456, 1).IsAtLeast(Argon2Parameters.OwaspMinimum));
-        Assert.False(new Argon2Parameters(1, 65536, 1).IsAtLeast(Argon2Parameters.OwaspMinimum));
-        Assert.False(new Argon2Parameters(3, 16384, 1).IsAtLeast(Argon2Parameters.OwaspMinimum));
+        Assert.Equal(accepted, new Argon2Parameters(t, m, 1).MeetsOwaspFloor);
     }
 
     [Fact]
@@ -116,7 +126,7 @@ public class PasswordHasherTests(ITestOutputHelper output)
         }
         hashing.Sort();
         verifying.Sort();
-        output.WriteLine($"Argon2id m=19456 KiB t=2 p=1: hash median {hashing[2]:F1} ms (min {hashing[0]:F1}, max {hashing[4]:F1}); verify median {verifying[2]:F1} ms");
+        output.WriteLine($"Argon2id {Argon2Parameters.Default}: hash median {hashing[2]:F1} ms (min {hashing[0]:F1}, max {hashing[4]:F1}); verify median {verifying[2]:F1} ms");
         Assert.InRange(hashing[2], 1, 2000); // a sanity bound only: the number is reported, not asserted
     }
 }

@@ -34,7 +34,7 @@ public class RegisterTests(AuthApp app) : IClassFixture<AuthApp>
 
         var user = await app.WithUsersAsync(async users => (await users.FindByIdAsync(id))!);
         Assert.Equal(email.ToLowerInvariant(), user.Email);
-        Assert.StartsWith("$sp1$argon2id$v=19$m=19456,t=2,p=1$", user.PasswordHash);
+        Assert.StartsWith("$sp1$argon2id$v=19$m=7168,t=5,p=1$", user.PasswordHash);
         Assert.Equal(new[] { RoleNames.User }, await app.WithUsersAsync(users => users.GetRolesAsync(user)));
         Assert.Equal((before.Users + 1, before.UserRoles + 1, before.Events + 1), await app.CountRowsAsync());
 

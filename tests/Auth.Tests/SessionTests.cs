@@ -152,7 +152,7 @@ public class SessionTests(AuthApp app) : IClassFixture<AuthApp>, IAsyncLifetime
         Assert.DoesNotContain("glacier", changed.Payload, StringComparison.Ordinal);
 
         var user = await app.WithUsersAsync(async users => (await users.FindByIdAsync(id))!);
-        Assert.Equal(PasswordVerificationResult.Success, new Infrastructure.Argon2idPasswordHasher(Argon2Parameters.OwaspMinimum).VerifyHashedPassword(user, user.PasswordHash!, NewPassword));
+        Assert.Equal(PasswordVerificationResult.Success, new Infrastructure.Argon2idPasswordHasher(Argon2Parameters.Default).VerifyHashedPassword(user, user.PasswordHash!, NewPassword));
         Assert.Equal(HttpStatusCode.Unauthorized, (await app.LoginAsync(email, Password)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await app.LoginAsync(email, NewPassword)).StatusCode);
     }

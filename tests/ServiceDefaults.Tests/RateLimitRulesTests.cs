@@ -1,4 +1,7 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using SecurePlatform.ServiceDefaults.RateLimiting;
 
 namespace SecurePlatform.ServiceDefaults.Tests;
@@ -71,5 +74,27 @@ public class RateLimitRulesTests
         Assert.Contains(errors, e => e.Contains("RateLimiting:Timeout", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("RateLimiting:Policies:login:PermitLimit", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("RateLimiting:Policies:login:Window", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("Production", false, false)]
+    [InlineData("Production", true, true)]
+    [InlineData("Development", false, true)]
+    public void The_limiter_can_be_switched_off_for_a_benchmark_but_never_in_production(string environment, bool enabled, bool accepted)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = environment, DisableDefaults = true });
+        builder.Configuration["RateLimiting:Enabled"] = enabled ? "true" : "false";
+        builder.AddPlatformRateLimiting();
+        using var host = builder.Build();
+        RateLimitingOptions Read() => host.Services.GetRequiredService<IOptions<RateLimitingOptions>>().Value;
+
+        if (accepted)
+        {
+            Assert.Equal(enabled, Read().Enabled);
+        }
+        else
+        {
+            Assert.Contains("RateLimiting:Enabled=false", Assert.Throws<OptionsValidationException>(Read).Message);
+        }
     }
 }

@@ -85,7 +85,8 @@ public static class CredentialsApi
             case not CredentialCheckResult.Verified:
                 return SessionApi.InvalidCredentials();
         }
-        var (user, deviceCookie, mfaRequired) = (CredentialCheckResult.Verified)result;
+        var verified = (CredentialCheckResult.Verified)result;
+        var (user, deviceCookie, mfaRequired) = verified;
         if (user.PasswordChangeRequired)
         {
             return AccountLifecycleApi.PasswordChangeRequiredProblem();
@@ -97,7 +98,7 @@ public static class CredentialsApi
             var ticket = await services.Tickets.IssueAsync(user.Id, new MfaTicketPayload(MfaTicketChannel.HostedLogin, request.ClientId, false, deviceCookie), cancellationToken);
             return TypedResults.Ok(new SessionApi.MfaChallenge(true, ticket, (int)MfaTickets.Lifetime.TotalSeconds));
         }
-        return await VerifiedAsync(http, services, user, MfaRules.PasswordOnly, request.ClientId, deviceCookie);
+        return await VerifiedAsync(http, services, user, MfaRules.PasswordOnly, request.ClientId, deviceCookie, verified.Roles);
     }
 
     internal static async Task<IResult> VerifyMfaAsync(VerifyMfaRequest request, HttpContext http, [AsParameters] LoginServices services, CancellationToken cancellationToken)
@@ -150,13 +151,15 @@ public static class CredentialsApi
         return await VerifiedAsync(http, services, user, amr, ticket.Value.Payload.ClientId, ticket.Value.Payload.DeviceCookie);
     }
 
-    internal static async Task<IResult> VerifiedAsync(HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId, string? deviceCookie = null)
+    /// <param name="userRoles">The user's stored roles when the caller read them already (the credential check); else read here.</param>
+    internal static async Task<IResult> VerifiedAsync(
+        HttpContext http, LoginServices services, Model.User user, string[] amr, string? clientId, string? deviceCookie = null, IEnumerable<string>? userRoles = null)
     {
         if (user.PasswordChangeRequired)
         {
             return AccountLifecycleApi.PasswordChangeRequiredProblem(); // also after an external sign-in or a pending second step
         }
-        var roles = MfaRules.SessionRoles(await services.Users.GetRolesAsync(user), amr);
+        var roles = MfaRules.SessionRoles(userRoles ?? await services.Users.GetRolesAsync(user), amr);
         user.LastLoginAt = DateTimeOffset.UtcNow;
         // The session opens when the client redeems its code (token-service's SessionCreated names it).
         services.Db.AddIntegrationEvent(AuthEvents.Create<LoginSucceeded>(http, actor: user.Id, subject: user.Id) with { ClientId = clientId ?? "", Amr = amr });

@@ -97,7 +97,8 @@ public static partial class SessionApi
             case CredentialCheckResult.Failed:
                 return InvalidCredentials();
         }
-        var (user, deviceCookie, mfaRequired) = (CredentialCheckResult.Verified)checkedCredentials;
+        var verified = (CredentialCheckResult.Verified)checkedCredentials;
+        var (user, deviceCookie, mfaRequired) = verified;
         if (user.PasswordChangeRequired)
         {
             return AccountLifecycleApi.PasswordChangeRequiredProblem();
@@ -110,7 +111,7 @@ public static partial class SessionApi
             NoStore(http);
             return TypedResults.Ok(new MfaChallenge(true, ticket, (int)MfaTickets.Lifetime.TotalSeconds));
         }
-        return await OpenSessionAsync(http, services, user, MfaRules.PasswordOnly, clientId, request.UseCookie == true, deviceCookie, cancellationToken);
+        return await OpenSessionAsync(http, services, user, verified.Roles, MfaRules.PasswordOnly, clientId, request.UseCookie == true, deviceCookie, cancellationToken);
     }
 
     /// <summary>Step two: ticket + TOTP code (or recovery code) for the session the password step did not open.</summary>
@@ -155,19 +156,21 @@ public static partial class SessionApi
             }
         }
         var payload = ticket!.Value.Payload;
-        return await OpenSessionAsync(http, services, user, MfaRules.PasswordAndOtp, payload.ClientId ?? services.Options.Value.DefaultClientId,
+        return await OpenSessionAsync(http, services, user, await services.Users.GetRolesAsync(user), MfaRules.PasswordAndOtp, payload.ClientId ?? services.Options.Value.DefaultClientId,
             payload.UseCookie, payload.DeviceCookie, cancellationToken);
     }
 
     /// <summary>Asks token-service for the session and relays its token response.</summary>
+    /// <param name="userRoles">The user's roles as stored (read with the account by the credential check, or at the second step).</param>
     private static async Task<IResult> OpenSessionAsync(
-        HttpContext http, LoginServices services, User user, string[] amr, string clientId, bool useCookie, string? deviceCookie, CancellationToken cancellationToken)
+        HttpContext http, LoginServices services, User user, IEnumerable<string> userRoles, string[] amr, string clientId, bool useCookie, string? deviceCookie,
+        CancellationToken cancellationToken)
     {
         if (user.PasswordChangeRequired)
         {
             return AccountLifecycleApi.PasswordChangeRequiredProblem(); // required while the second step was pending
         }
-        var roles = MfaRules.SessionRoles(await services.Users.GetRolesAsync(user), amr);
+        var roles = MfaRules.SessionRoles(userRoles, amr);
         var issued = await services.Tokens.SignInAsync(
             new SignInGrant(user.Id, amr, roles, clientId, EventStamping.ClientAddress(http), EventStamping.UserAgent(http),
                 RefreshTokenInCookie: useCookie),

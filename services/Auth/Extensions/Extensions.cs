@@ -53,8 +53,9 @@ public static class Extensions
 
         builder.Services.AddOptions<PasswordHashingOptions>()
             .BindConfiguration(PasswordHashingOptions.SectionName)
-            .Validate(o => o.Parameters.IsAtLeast(Argon2Parameters.OwaspMinimum),
-                $"PasswordHashing: Iterations and MemoryKiB must be at least OWASP's Argon2id minimum ({Argon2Parameters.OwaspMinimum}).")
+            .Validate(o => o.Parameters.MeetsOwaspFloor,
+                "PasswordHashing: Iterations and MemoryKiB must reach one of OWASP's Argon2id configurations in both ("
+                + string.Join("; ", Argon2Parameters.OwaspEqualStrength) + ").")
             .ValidateOnStart();
         builder.Services.Replace(ServiceDescriptor.Singleton<IPasswordHasher<User>, Argon2idPasswordHasher>());
         builder.Services.RemoveAll<IPasswordValidator<User>>();

@@ -7,14 +7,17 @@ using SecurePlatform.Auth.Model;
 
 namespace SecurePlatform.Auth.Infrastructure;
 
-/// <summary>Section <c>PasswordHashing</c>: Argon2id costs of new hashes. Never below OWASP's minimum.</summary>
+/// <summary>
+/// Section <c>PasswordHashing</c>: Argon2id costs of new hashes (and of the decoy verification). Never below one of
+/// OWASP's equal-strength configurations (<see cref="Argon2Parameters.OwaspEqualStrength"/>).
+/// </summary>
 public sealed class PasswordHashingOptions
 {
     public const string SectionName = "PasswordHashing";
 
-    public int Iterations { get; set; } = Argon2Parameters.OwaspMinimum.Iterations;
+    public int Iterations { get; set; } = Argon2Parameters.Default.Iterations;
 
-    public int MemoryKiB { get; set; } = Argon2Parameters.OwaspMinimum.MemoryKiB;
+    public int MemoryKiB { get; set; } = Argon2Parameters.Default.MemoryKiB;
 
     public Argon2Parameters Parameters => new(Iterations, MemoryKiB, 1);
 }

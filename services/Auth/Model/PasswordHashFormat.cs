@@ -6,10 +6,33 @@ namespace SecurePlatform.Auth.Model;
 /// <summary>Argon2id cost parameters: iterations (t), memory in KiB (m), lanes (p).</summary>
 public readonly record struct Argon2Parameters(int Iterations, int MemoryKiB, int Parallelism)
 {
-    /// <summary>OWASP Password Storage Cheat Sheet minimum for Argon2id: m=19 MiB, t=2, p=1.</summary>
-    public static readonly Argon2Parameters OwaspMinimum = new(2, 19 * 1024, 1);
+    /// <summary>OWASP's m=19 MiB, t=2, p=1: the platform's default until 2026-12 (hashes made with it are re-hashed at the next sign-in).</summary>
+    public static readonly Argon2Parameters Owasp19MiB = new(2, 19 * 1024, 1);
+
+    /// <summary>
+    /// OWASP's m=7 MiB, t=5, p=1 (also Keycloak's default): the default of new hashes. Equal strength to
+    /// <see cref="Owasp19MiB"/> by OWASP's list, and the cheapest of that list to compute here, because libsodium
+    /// maps, faults in and zeroes the whole memory on every hash (bench/README.md, "Password hashing").
+    /// </summary>
+    public static readonly Argon2Parameters Default = new(5, 7 * 1024, 1);
+
+    /// <summary>
+    /// The OWASP Password Storage Cheat Sheet's Argon2id configurations "of equal strength" (p=1): less memory
+    /// traded for more passes. Configured costs must reach at least one of them in both memory and passes.
+    /// </summary>
+    public static readonly IReadOnlyList<Argon2Parameters> OwaspEqualStrength =
+    [
+        new(1, 46 * 1024, 1),
+        Owasp19MiB,
+        new(3, 12 * 1024, 1),
+        new(4, 9 * 1024, 1),
+        Default,
+    ];
 
     public bool IsAtLeast(Argon2Parameters other) => Iterations >= other.Iterations && MemoryKiB >= other.MemoryKiB;
+
+    /// <summary>At least as costly, in both memory and passes, as one of <see cref="OwaspEqualStrength"/>.</summary>
+    public bool MeetsOwaspFloor => OwaspEqualStrength.Any(IsAtLeast);
 
     public override string ToString() => $"m={MemoryKiB},t={Iterations},p={Parallelism}";
 }
@@ -18,7 +41,7 @@ public readonly record struct Argon2Parameters(int Iterations, int MemoryKiB, in
 /// The stored password-hash format, versioned so that the scheme and its costs can rise later:
 /// <c>$sp{version}</c> followed by the scheme's own string. Version 1 is Argon2id in the PHC string
 /// format of libsodium/the reference implementation:
-/// <c>$sp1$argon2id$v=19$m=19456,t=2,p=1$&lt;salt b64&gt;$&lt;hash b64&gt;</c>.
+/// <c>$sp1$argon2id$v=19$m=7168,t=5,p=1$&lt;salt b64&gt;$&lt;hash b64&gt;</c>.
 /// A hash needs re-hashing when its version is older than <see cref="CurrentVersion"/> or its cost
 /// parameters differ from the configured ones; Identity then stores a new hash at the next sign-in.
 /// Hashes without the prefix are ASP.NET Core Identity's own (PBKDF2, base64): accepted once, then re-hashed.
