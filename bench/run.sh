@@ -35,19 +35,11 @@ export RUN_MODE=processes
 RUN_DETACH=1 ./run.sh >/dev/null
 dotnet build bench/LoadGen -c Release -v quiet -clp:ErrorsOnly -nologo
 pid_of() { cat "$ROOT/.local/run/$1.pid"; }
-infra_pid() { eng/infra.sh status "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == "pid") { print $(i + 1); exit } }'; }
-servers="$(infra_pid postgres),$(infra_pid redis)"
-[[ "$servers" =~ ^[0-9]+,[0-9]+$ ]] || { echo "[bench] could not read the PIDs of PostgreSQL and Redis from eng/infra.sh status" >&2; exit 1; }
-
 extra_pids=()
-start_extra() { # start_extra <svc> <project> <port> VAR=value...
-  local svc="$1" project="$2" port="$3"; shift 3
-  mapfile -t assignments < <(./run.sh print-env "$svc" "$port")
-  ( cd "artifacts/bin/$project/release" && exec env "${assignments[@]}" "$@" setsid dotnet "$project.dll" >"$LOGS/bench-$svc-$port.log" 2>&1 </dev/null ) &
-  extra_pids+=($!)
-  for _ in $(seq 1 600); do [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" == 200 ]] && return 0; sleep 0.1; done
-  echo "[bench] $project on $port did not become healthy (log: $LOGS/bench-$svc-$port.log)" >&2; return 1
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+servers="$(servers_pids)"
+start_extra() { start_service "$ROOT" "$@"; } # start_extra <svc> <project> <port> VAR=value...
 trap 'kill "${extra_pids[@]}" 2>/dev/null || true; ./run.sh stop >/dev/null' EXIT
 es_db="$(./run.sh print-env token $((BASE + 6)) | sed -n 's/^ConnectionStrings__tokendb=//p' | sed 's/Database=tokendb/Database=tokendb_es256/')"
 start_extra profile Profile.Api $((BASE + 5)) Auth__Revocation__Enabled=false
@@ -67,6 +59,7 @@ for s in "$@"; do
   case "$s" in
     login-19mib|login-pair) start_auth_variant argon19 $((BASE + 7)) PasswordHashing__MemoryKiB=19456 PasswordHashing__Iterations=2 ;;
     login-limiter-pair) start_auth_variant nolimiter $((BASE + 8)) RateLimiting__Enabled=false ;;
+    login-mfa-pair) start_auth_variant mfa $((BASE + 9)) ;;
   esac
 done
 
@@ -80,89 +73,42 @@ run() { # run <scenario> <service pids> [options]
   esac
   dotnet "artifacts/bin/LoadGen/release/LoadGen.dll" "$name" --auth "http://127.0.0.1:$((BASE + 1))" --token "http://127.0.0.1:$((BASE + 2))" --profile "http://127.0.0.1:$((BASE + 4))" --seconds "$SECONDS_PER" --warmup "$WARMUP" --workers "${WORKERS}" "${cpu[@]}" "$@"
 }
-# --- the oidc-provider peer (*-vs-peer) ---
-PEER_PORT="${BENCH_PEER_PORT:-$((BASE + 90))}"
-PEER="http://127.0.0.1:$PEER_PORT"
-peer_pid=""
-b64url() { local s="${1//-/+}"; s="${s//_//}"; while (( ${#s} % 4 )); do s+="="; done; base64 -d <<<"$s"; }
-jwt_header() { b64url "$(cut -d. -f1 <<<"$1")"; }
-jwt_claims() { b64url "$(cut -d. -f2 <<<"$1")"; }
-check_fail() { echo "[bench] *-vs-peer check failed: $*" >&2; exit 1; }
-# An RS256 JWT access token (3 parts, typ at+jwt, 15 minutes): the same kind of token as ours.
-check_access_token() { # check_access_token <who> <access token>
-  local header claims
-  [[ "$(tr -cd . <<<"$2")" == .. ]] || check_fail "$1: the access token is not a JWT"
-  header="$(jwt_header "$2")"; claims="$(jwt_claims "$2")"
-  [[ "$(jq -r .alg <<<"$header")" == RS256 ]] || check_fail "$1: access token header $header, not RS256"
-  [[ "$(jq -r '.exp - .iat' <<<"$claims")" == 900 ]] || check_fail "$1: access token lifetime $(jq -r '.exp - .iat' <<<"$claims") s, not 900"
-}
-start_peer() {
-  [[ -z "$peer_pid" ]] || return 0
-  command -v node >/dev/null && command -v jq >/dev/null || { echo "[bench] *-vs-peer needs node and jq" >&2; exit 1; }
-  local dir; dir="$(bench/peer/install.sh)"
-  ( cd "$dir" && exec env NODE_ENV=production setsid node peer.mjs "$PEER_PORT" >"$LOGS/bench-peer-$PEER_PORT.log" 2>&1 </dev/null ) &
-  peer_pid=$!; extra_pids+=("$peer_pid")
-  for _ in $(seq 1 300); do curl -sf -o /dev/null "$PEER/jwks" && break; sleep 0.1; done
-  # Honest comparison: a 2048-bit RSA key, RS256 JWT access tokens from both grants, and rotation with reuse detection.
-  local jwks token first second reuse
-  jwks="$(curl -sf "$PEER/jwks")" || check_fail "no JWKS at $PEER/jwks (log: $LOGS/bench-peer-$PEER_PORT.log)"
-  [[ "$(jq -c '[.keys[] | [.kty, .alg, (.n | length)]]' <<<"$jwks")" == '[["RSA","RS256",342]]' ]] || check_fail "JWKS is not one RSA-2048 RS256 key: $jwks"
-  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "$PEER/token")" || check_fail "client_credentials refused"
-  check_access_token "peer client_credentials" "$(jq -r .access_token <<<"$token")"
-  first="$(curl -sf -X POST "http://127.0.0.1:$((PEER_PORT + 1))/refresh-tokens?count=1" | jq -r '.refresh_tokens[0]')" || check_fail "no refresh token minted"
-  token="$(curl -sf -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$first" "$PEER/token")" || check_fail "refresh_token grant refused"
-  check_access_token "peer refresh_token" "$(jq -r .access_token <<<"$token")"
-  second="$(jq -r .refresh_token <<<"$token")"
-  [[ -n "$second" && "$second" != null && "$second" != "$first" ]] || check_fail "the refresh did not rotate: $token"
-  reuse="$(curl -s -o /dev/null -w '%{http_code}' -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$first" "$PEER/token")"
-  [[ "$reuse" == 400 ]] || check_fail "the used refresh token was answered $reuse, not refused"
-  reuse="$(curl -s -o /dev/null -w '%{http_code}' -d grant_type=refresh_token -d client_id=platform-app -d "refresh_token=$second" "$PEER/token")"
-  [[ "$reuse" == 400 ]] || check_fail "after reuse, the rotated refresh token was answered $reuse, not refused (no reuse detection)"
-  # Ours, the same checks on what the scenario uses: RS256 JWTs.
-  token="$(curl -sf -d grant_type=client_credentials -d client_id=bench -d "client_secret=$BENCH_CLIENT_SECRET" -d scope=api "http://127.0.0.1:$((BASE + 2))/connect/token")" || check_fail "our client_credentials refused"
-  check_access_token "our client_credentials" "$(jq -r .access_token <<<"$token")"
-  echo "[bench] peer oidc-provider $(jq -r .version "$dir/node_modules/oidc-provider/package.json") on $PEER (pid $peer_pid): RSA-2048 RS256 JWTs, refresh tokens rotate, reuse refused" >&2
-}
 vs_peer() { # vs_peer <label> <scenario> [peer options]: ours and the peer at once, WORKERS each, over the same seconds
   local label="$1" name="$2" token_pid gate out ours peer alone ready load; shift 2
-  start_peer
+  start_peer "http://127.0.0.1:$((BASE + 2))"
   token_pid="$(pid_of token-service)"
   gate="$(mktemp -d)"; out="$(mktemp -d)"
   run "$name" "$token_pid" --gate "$gate" >"$out/ours" 2> >(sed -u 's/^\[bench\]/[bench ours]/' >&2) &
   local ours_job=$!
   CPU_MODE=pair run "$name" "$peer_pid" --token "$PEER" --token-path /token --gate "$gate" "$@" >"$out/peer" 2> >(sed -u 's/^\[bench\]/[bench peer]/' >&2) &
   local peer_job=$!
-  for _ in $(seq 1 6000); do # both prepared (ours signs its users in first), then both warm up and measure together
-    ready=("$gate"/*.ready); [[ -e "${ready[0]}" ]] && (( ${#ready[@]} == 2 )) && break
-    kill -0 "$ours_job" 2>/dev/null && kill -0 "$peer_job" 2>/dev/null || break
-    sleep 0.1
-  done
-  load="$(cut -d' ' -f1 /proc/loadavg)"   # the 1-minute load average as both start warming up
-  touch "$gate/go"
+  load="$(open_gate "$gate" "$ours_job" "$peer_job")"   # both prepared (ours signs its users in first); the load average as they start
   wait "$ours_job" || echo "[bench] $label: ours failed or had more than 1 % errors" >&2
   wait "$peer_job" || echo "[bench] $label: the peer failed or had more than 1 % errors" >&2
   ours="$(cat "$out/ours")"; peer="$(cat "$out/peer")"; rm -rf "$gate" "$out"
   [[ -n "$ours" && -n "$peer" ]] || { echo "[bench] $label: no result" >&2; return 1; }
   jq -c --arg s "$label-ours" '.scenario = $s' <<<"$ours"
   jq -c --arg s "$label-peer" '.scenario = $s' <<<"$peer"
-  alone="$(jq --arg p "$token_pid/" '.ok / ([.cpuByTree | to_entries[] | select(.key | startswith($p)) | .value] | add)' <<<"$ours")"
+  alone="$(tree_alone_per_cpu_second "$ours" "$token_pid")"
   jq -nc --arg s "$label" --argjson o "$ours" --argjson p "$peer" --argjson alone "$alone" --argjson load "$load" \
-    '{scenario: $s, loadAverageAtStart: $load, oursPerCpuSecond: $o.perCpuSecond, tokenServiceAlonePerCpuSecond: ($alone * 10 | round / 10), peerPerCpuSecond: $p.perCpuSecond,
+    '{scenario: $s, loadAverageAtStart: $load, oursPerCpuSecond: $o.perCpuSecond, tokenServiceAlonePerCpuSecond: $alone, peerPerCpuSecond: $p.perCpuSecond,
       ratioOursToPeer: ($o.perCpuSecond / $p.perCpuSecond * 1000 | round / 1000), ratioTokenServiceAloneToPeer: ($alone / $p.perCpuSecond * 1000 | round / 1000)}'
 }
-pair() { # pair <label> <scenario> <pid A> <options A> <pid B> <options B>: both at once, CPU of each service only
-  local label="$1" name="$2" a_pid="$3" a_opts="$4" b_pid="$5" b_opts="$6" half=$(( (WORKERS + 1) / 2 )) out a b
-  out="$(mktemp -d)"
+pair() { # pair <label> <scenario> <pid A> <options A> <pid B> <options B> [scenario B]: both at once, CPU of each service only
+  local label="$1" name="$2" a_pid="$3" a_opts="$4" b_pid="$5" b_opts="$6" b_name="${7:-$2}" half=$(( (WORKERS + 1) / 2 )) out gate a b a_job b_job
+  out="$(mktemp -d)" gate="$(mktemp -d)"
   # shellcheck disable=SC2086
-  WORKERS=$half CPU_MODE=pair run "$name" "$a_pid" $a_opts >"$out/a" &
-  local a_job=$!
+  WORKERS=$half CPU_MODE=pair run "$name" "$a_pid" --gate "$gate" $a_opts >"$out/a" &
+  a_job=$!
   # shellcheck disable=SC2086
-  WORKERS=$half CPU_MODE=pair run "$name" "$b_pid" $b_opts >"$out/b" || true
-  wait "$a_job" || true
-  a="$(cat "$out/a")"; b="$(cat "$out/b")"; rm -rf "$out"
-  echo "$a" | sed "s/\"scenario\":\"$name\"/\"scenario\":\"$label-a\"/"
-  echo "$b" | sed "s/\"scenario\":\"$name\"/\"scenario\":\"$label-b\"/"
-  awk -v a="$(echo "$a" | grep -o '"perCpuSecond":[0-9.]*' | cut -d: -f2)" -v b="$(echo "$b" | grep -o '"perCpuSecond":[0-9.]*' | cut -d: -f2)" \
+  WORKERS=$half CPU_MODE=pair run "$b_name" "$b_pid" --gate "$gate" $b_opts >"$out/b" &
+  b_job=$!
+  open_gate "$gate" "$a_job" "$b_job" >/dev/null # both prepared, then both warm up and measure over the same seconds
+  wait "$a_job" || true; wait "$b_job" || true
+  a="$(cat "$out/a")"; b="$(cat "$out/b")"; rm -rf "$out" "$gate"
+  jq -c --arg s "$label-a" '.scenario = $s' <<<"$a"
+  jq -c --arg s "$label-b" '.scenario = $s' <<<"$b"
+  awk -v a="$(jq -r .perCpuSecond <<<"$a")" -v b="$(jq -r .perCpuSecond <<<"$b")" \
     -v label="$label" 'BEGIN { if (a > 0 && b > 0) printf "{\"scenario\":\"%s\",\"cpuPerRequestRatioAtoB\":%.3f}\n", label, b / a }'
 }
 scenarios=("$@")
@@ -170,6 +116,8 @@ scenarios=("$@")
 for s in "${scenarios[@]}"; do
   case "$s" in
     login) run login "$(pid_of auth-service),$(pid_of token-service)" ;;
+    # both steps of a sign-in with TOTP (password → ticket, ticket + code → session), counted as login
+    login-mfa) run login-mfa "$(pid_of auth-service),$(pid_of token-service)" ;;
     refresh) run refresh "$(pid_of token-service)" ;;
     profile) run profile "$(pid_of profile-service)" ;;
     profile-no-revocation) run profile "${extra_pids[0]}" --profile "http://127.0.0.1:$((BASE + 5))" | sed 's/"scenario":"profile"/"scenario":"profile-no-revocation"/' ;;
@@ -181,7 +129,7 @@ for s in "${scenarios[@]}"; do
     # a = RS256 (default), b = ES256: what the RSA signature costs per grant
     client-credentials-pair) pair client-credentials-pair client-credentials "$(pid_of token-service)" "" "${extra_pids[1]}" "--token http://127.0.0.1:$((BASE + 6))" ;;
     # ours (token-service + PostgreSQL + Redis) against oidc-provider (node), both loaded at the same time
-    refresh-vs-peer) vs_peer refresh-vs-peer refresh --refresh-tokens-from "http://127.0.0.1:$((PEER_PORT + 1))/refresh-tokens" ;;
+    refresh-vs-peer) vs_peer refresh-vs-peer refresh --refresh-tokens-from "$PEER_MINT" ;;
     client-credentials-vs-peer) vs_peer client-credentials-vs-peer client-credentials ;;
     # a = m=19 MiB t=2 (the previous default), b = the default: what the cheaper Argon2id parameters save per login
     login-pair)
@@ -192,6 +140,10 @@ for s in "${scenarios[@]}"; do
     # a = limiter on (the default), b = RateLimiting:Enabled=false (the middleware and the sign-in throttle off)
     login-limiter-pair)
       pair login-limiter-pair login "$(pid_of auth-service)" "" "${auth_variant[nolimiter]}" "--auth http://127.0.0.1:$((BASE + 8))" ;;
+    # a = password-only logins, b = logins with TOTP on a second, identical auth-service (base+9); each auth-service
+    # alone (token-service is shared): what the second step adds to auth-service per sign-in, over the same seconds
+    login-mfa-pair)
+      pair login-mfa-pair login "$(pid_of auth-service)" "" "${auth_variant[mfa]}" "--auth http://127.0.0.1:$((BASE + 9))" login-mfa ;;
     # one Argon2id verification per OWASP configuration, this machine, now: the unit "hashes per login" is measured in
     password-hash)
       dotnet build bench/PasswordHashCost -c Release -v quiet -clp:ErrorsOnly -nologo >/dev/null
