@@ -118,11 +118,12 @@ namespace SecurePlatform.Bench
 
         public string? Gate { get; private set; }
         public string ClientId { get; private set; } = "bench";
+        public int? MfaUsers { get; private set; }
         public string ClientSecret { get; private set; } = Environment.GetEnvironmentVariable("BENCH_CLIENT_SECRET") ?? "";
 
         public static Options Parse(string[] args)
         {
-            var o = new Options { Scenario = args.FirstOrDefault() ?? throw new ArgumentException("scenario: login | refresh | profile | client-credentials | code-exchange") };
+            var o = new Options { Scenario = args.FirstOrDefault() ?? throw new ArgumentException("scenario: login | login-mfa | refresh | profile | client-credentials | code-exchange") };
             for (var i = 1; i + 1 < args.Length; i += 2)
             {
                 var value = args[i + 1];
@@ -141,6 +142,7 @@ namespace SecurePlatform.Bench
                     case "--refresh-tokens-from": o.RefreshTokensFrom = value; break;
                     case "--gate": o.Gate = value; break;
                     case "--client-id": o.ClientId = value; break;
+                    case "--mfa-users": o.MfaUsers = int.Parse(value); break;
                     default: throw new ArgumentException("unknown option " + args[i]);
                 }
             }
@@ -184,6 +186,7 @@ namespace SecurePlatform.Bench
         public static IScenario Create(Options o) => o.Scenario switch
         {
             "login" => new Login(o),
+            "login-mfa" => new LoginWithTotp(o),
             "refresh" => new Refresh(o),
             "profile" => new ProfileRead(o),
             "client-credentials" => new ClientCredentials(o),
@@ -227,6 +230,104 @@ namespace SecurePlatform.Bench
             var (email, password) = _users[worker];
             using var response = await Scenarios.Http.PostAsJsonAsync(o.Auth + "/auth/login", new { email, password });
             return response.StatusCode == HttpStatusCode.OK;
+        }
+    }
+
+    /// <summary>
+    /// Logins with TOTP, both steps: the password (Argon2id verify, answered with a ticket) and the code (ticket spent, code
+    /// checked and recorded as used, session + tokens). A code is accepted once per 30-second step and user, as for a real
+    /// user, so each worker takes the least recently used of many enrolled users (--mfa-users, default 300 per worker) and
+    /// waits for the next step when every user has signed in during this one.
+    /// </summary>
+    internal sealed class LoginWithTotp(Options o) : IScenario
+    {
+        private sealed record EnrolledUser(string Email, string Password, byte[] Secret)
+        {
+            public long LastStep { get; set; }
+        }
+
+        private readonly System.Collections.Concurrent.ConcurrentQueue<EnrolledUser> _users = new();
+        private int _waited;
+
+        private static long StepNow() => DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 30;
+
+        private static string Code(byte[] secret, long step) =>
+            new OtpNet.Totp(secret).ComputeTotp(DateTimeOffset.FromUnixTimeSeconds(step * 30 + 15).UtcDateTime);
+
+        public async Task PrepareAsync()
+        {
+            var count = o.MfaUsers ?? o.Workers * 300;
+            var registered = await Scenarios.RegisterAsync(o, count);
+            using var gate = new SemaphoreSlim(o.Workers);
+            var enrolled = await Task.WhenAll(registered.Select(async u =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    var token = (await Scenarios.LoginAsync(o, u.Email, u.Password)).GetProperty("access_token").GetString()!;
+                    using var begin = new HttpRequestMessage(HttpMethod.Post, o.Auth + "/auth/mfa/totp") { Headers = { Authorization = new("Bearer", token) } };
+                    using var begun = await Scenarios.Http.SendAsync(begin);
+                    begun.EnsureSuccessStatusCode();
+                    var secret = OtpNet.Base32Encoding.ToBytes((await begun.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!);
+                    var step = StepNow();
+                    using var confirm = new HttpRequestMessage(HttpMethod.Post, o.Auth + "/auth/mfa/totp/confirm")
+                    {
+                        Headers = { Authorization = new("Bearer", token) },
+                        Content = JsonContent.Create(new { code = Code(secret, step) }),
+                    };
+                    using var confirmed = await Scenarios.Http.SendAsync(confirm);
+                    confirmed.EnsureSuccessStatusCode();
+                    return new EnrolledUser(u.Email, u.Password, secret) { LastStep = step };
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+            foreach (var user in enrolled)
+            {
+                _users.Enqueue(user);
+            }
+        }
+
+        public async Task<bool> SendAsync(int worker)
+        {
+            EnrolledUser? user;
+            while (!_users.TryDequeue(out user))
+            {
+                await Task.Delay(10);
+            }
+            try
+            {
+                var step = StepNow();
+                if (user.LastStep >= step)
+                {
+                    // the least recently used user signed in during this step already: so did every other one
+                    if (Interlocked.Exchange(ref _waited, 1) == 0)
+                    {
+                        Console.Error.WriteLine($"[bench] login-mfa: all {_users.Count + 1} users signed in during this 30-s step; waiting for the next (more with --mfa-users)");
+                    }
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, (step + 1) * 30_000 - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 50)));
+                    step = StepNow();
+                }
+                using var password = await Scenarios.Http.PostAsJsonAsync(o.Auth + "/auth/login", new { email = user.Email, password = user.Password });
+                if (password.StatusCode != HttpStatusCode.OK)
+                {
+                    return false;
+                }
+                var challenge = await password.Content.ReadFromJsonAsync<JsonElement>();
+                if (!challenge.TryGetProperty("mfaTicket", out var ticket))
+                {
+                    return false;
+                }
+                user.LastStep = step;
+                using var second = await Scenarios.Http.PostAsJsonAsync(o.Auth + "/auth/login/mfa", new { ticket = ticket.GetString(), code = Code(user.Secret, step) });
+                return second.StatusCode == HttpStatusCode.OK;
+            }
+            finally
+            {
+                _users.Enqueue(user);
+            }
         }
     }
 

@@ -9,6 +9,9 @@ using SecurePlatform.Auth.Model;
 // configurations, through the production hasher (libsodium via Geralt), on one thread. The configurations run
 // interleaved, round after round, so a busy machine slows them alike; user and system CPU are read apart
 // (getrusage of this thread) because libsodium maps, faults in and zeroes the whole memory on every hash.
+// Last, for comparison, one TOTP code check as the second step does it in-process (the stored secret unprotected by
+// Data Protection, then TotpRules.Verify: the code compared for the current step and ±1); its database update, ticket
+// and HTTP request are measured with the whole sign-in by bench/run.sh login-mfa-pair.
 //
 //   dotnet PasswordHashCost.dll [--rounds 8] [--per-round 10]
 var rounds = Option("--rounds", 8);
@@ -55,6 +58,44 @@ foreach (var (parameters, total) in configurations.Zip(totals))
         cpuVsOwasp19MiB = Math.Round(total.Cpu / baseline.Cpu, 3),
     }));
 }
+
+// One TOTP check: what SecondFactorCheck computes before its conditional update of the last used step.
+var protector = new TotpSecretProtector(new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider());
+var secret = TotpRules.NewSecret();
+var protectedSecret = protector.Protect(secret);
+var checkedAt = DateTimeOffset.UtcNow;
+var code = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp(checkedAt.UtcDateTime);
+var checks = rounds * perRound * 100;
+Sample totp = default;
+var totpThread = new Thread(() =>
+{
+    for (var pass = 0; pass < 2; pass++) // the first pass warms up (JIT, the key ring), the second is measured
+    {
+        var before = ThreadUsage.Read();
+        var wall = Stopwatch.StartNew();
+        for (var k = 0; k < checks; k++)
+        {
+            if (TotpRules.Verify(protector.Unprotect(protectedSecret), code, checkedAt, lastUsedStep: null) is null)
+            {
+                throw new InvalidOperationException("TOTP check failed");
+            }
+        }
+        wall.Stop();
+        var after = ThreadUsage.Read();
+        totp = new Sample(after.User - before.User, after.System - before.System, wall.Elapsed);
+    }
+});
+totpThread.Start();
+totpThread.Join();
+var current = totals[Array.IndexOf(configurations, Argon2Parameters.Default)];
+Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+{
+    check = "totp: secret unprotected, code verified",
+    verifications = checks,
+    cpuMicroseconds = Math.Round(totp.Cpu.TotalMicroseconds / checks, 1),
+    perCpuSecond = Math.Round(checks / totp.Cpu.TotalSeconds, 0),
+    cpuVsDefaultHash = Math.Round(totp.Cpu.TotalMilliseconds / checks / (current.Cpu.TotalMilliseconds / ((double)rounds * perRound)), 5),
+}));
 return 0;
 
 Sample Verify(int i, int count)
