@@ -37,7 +37,7 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
         // The provider vouches for the same address: no code for the client, the login page asks for the password instead.
         await using var context = await fixture.Browser.NewContextAsync();
         var page = await context.NewPageAsync();
-        var callback = await CaptureCallbackAsync(context, page);
+        var callback = await fixture.CaptureNativeCallbackAsync(context, page);
         await StartAtPeerAsync(page, email);
         await page.WaitForSelectorAsync(".notice");
         Assert.Contains(HostedSignInFixture.PeerDisplayName, await page.InnerTextAsync(".notice"));
@@ -55,7 +55,7 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", password);
         await page.ClickAsync("button[type=submit]");
-        var local = await RedeemAsync(await WaitAsync(callback, page));
+        var local = await RedeemAsync(await HostedSignInFixture.WaitForCallbackAsync(callback, page, TimeSpan.FromSeconds(30)));
         Assert.Contains("pwd", local.GetPayloadValue<string[]>("amr"));
         Assert.Equal(1, await CountAsync("SELECT count(*) FROM user_logins WHERE provider_key = @key", ("key", email)));
 
@@ -73,7 +73,7 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
 
         await using var context = await fixture.Browser.NewContextAsync();
         var page = await context.NewPageAsync();
-        var callback = await CaptureCallbackAsync(context, page);
+        var callback = await fixture.CaptureNativeCallbackAsync(context, page);
         await StartAtPeerAsync(page, email);
         await page.WaitForSelectorAsync(".notice");
         await page.FillAsync("#email", email);
@@ -87,7 +87,7 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
 
         await page.FillAsync("#recoveryCode", recoveryCodes[0]);
         await page.ClickAsync("button[type=submit]");
-        var local = await RedeemAsync(await WaitAsync(callback, page));
+        var local = await RedeemAsync(await HostedSignInFixture.WaitForCallbackAsync(callback, page, TimeSpan.FromSeconds(30)));
         Assert.Contains("mfa", local.GetPayloadValue<string[]>("amr"));
         Assert.Equal(1, await CountAsync("SELECT count(*) FROM user_logins WHERE provider_key = @key", ("key", email)));
     }
@@ -97,9 +97,9 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
     {
         await using var context = await fixture.Browser.NewContextAsync();
         var page = await context.NewPageAsync();
-        var callback = await CaptureCallbackAsync(context, page);
+        var callback = await fixture.CaptureNativeCallbackAsync(context, page);
         await StartAtPeerAsync(page, login);
-        return await RedeemAsync(await WaitAsync(callback, page));
+        return await RedeemAsync(await HostedSignInFixture.WaitForCallbackAsync(callback, page, TimeSpan.FromSeconds(30)));
     }
 
     private readonly (string Verifier, string Challenge) _pkce = CodeFlowClient.NewPkce();
@@ -114,32 +114,6 @@ public class ExternalProviderTests(HostedSignInFixture fixture)
         await page.GotoAsync(authorize.ToString());
         await page.ClickAsync($"button:has-text('Sign in with {HostedSignInFixture.PeerDisplayName}')");
         await fixture.Peer.SignInAsync(page, login);
-    }
-
-    private async Task<TaskCompletionSource<string>> CaptureCallbackAsync(IBrowserContext context, IPage page)
-    {
-        var callback = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        page.Request += (_, request) =>
-        {
-            if (request.Url.StartsWith(fixture.NativeRedirect, StringComparison.Ordinal))
-            {
-                callback.TrySetResult(request.Url);
-            }
-        };
-        await context.RouteAsync(fixture.NativeRedirect + "**", route => route.FulfillAsync(new RouteFulfillOptions { Status = 200, Body = "ok" }));
-        return callback;
-    }
-
-    private static async Task<string> WaitAsync(TaskCompletionSource<string> callback, IPage page)
-    {
-        try
-        {
-            return await callback.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"no callback; the browser is at {page.Url}: {await page.InnerTextAsync("body")}");
-        }
     }
 
     private async Task<JsonWebToken> RedeemAsync(string callbackUrl)

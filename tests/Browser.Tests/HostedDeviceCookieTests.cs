@@ -19,15 +19,7 @@ public class HostedDeviceCookieTests(HostedSignInFixture fixture)
     private async Task<Outcome> SignInAsync(IBrowserContext context, string email, string password, Func<IPage, Task>? onLoginPage = null)
     {
         var page = await context.NewPageAsync();
-        var callback = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        page.Request += (_, request) =>
-        {
-            if (request.Url.StartsWith(fixture.NativeRedirect, StringComparison.Ordinal))
-            {
-                callback.TrySetResult(request.Url);
-            }
-        };
-        await context.RouteAsync(fixture.NativeRedirect + "**", route => route.FulfillAsync(new RouteFulfillOptions { Status = 200, Body = "ok" }));
+        var callback = await fixture.CaptureNativeCallbackAsync(context, page);
         var (_, challenge) = CodeFlowClient.NewPkce();
         var authorize = new Uri(fixture.Platform.Token.BaseAddress, CodeFlowClient.AuthorizeUrl(new Dictionary<string, string?>
         {

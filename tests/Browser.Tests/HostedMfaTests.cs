@@ -16,15 +16,7 @@ public class HostedMfaTests(HostedSignInFixture fixture)
 
         await using var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 480, Height = 760 } });
         var page = await context.NewPageAsync();
-        var callback = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        page.Request += (_, request) =>
-        {
-            if (request.Url.StartsWith(fixture.NativeRedirect, StringComparison.Ordinal))
-            {
-                callback.TrySetResult(request.Url);
-            }
-        };
-        await context.RouteAsync(fixture.NativeRedirect + "**", route => route.FulfillAsync(new RouteFulfillOptions { Status = 200, Body = "ok" }));
+        var callback = await fixture.CaptureNativeCallbackAsync(context, page);
 
         var (verifier, challenge) = CodeFlowClient.NewPkce();
         var authorize = new Uri(fixture.Platform.Token.BaseAddress, CodeFlowClient.AuthorizeUrl(new Dictionary<string, string?>
@@ -43,15 +35,7 @@ public class HostedMfaTests(HostedSignInFixture fixture)
         await page.FillAsync("#recoveryCode", recoveryCodes[0]);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(TestEnvironment.RepoRoot, "docs", "mfa.png") });
         await page.ClickAsync("button[type=submit]");
-        string url;
-        try
-        {
-            url = await callback.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"no callback; the browser is at {page.Url}: {await page.InnerTextAsync("body")}");
-        }
+        var url = await HostedSignInFixture.WaitForCallbackAsync(callback, page, TimeSpan.FromSeconds(20));
 
         using var flow = new CodeFlowClient(fixture.Platform.Token.BaseAddress);
         var (status, tokens) = await flow.RedeemAsync(HostedSignInFixture.NativeClientId, CodeFlowClient.Query(new Uri(url))["code"], fixture.NativeRedirect, verifier);

@@ -143,6 +143,37 @@ public sealed class HostedSignInFixture : IAsyncLifetime
     }
 
 
+    /// <summary>
+    /// Catches the code flow's redirect to the native client's loopback URI on this page (the request is seen even when
+    /// Chromium follows the redirect itself) and answers it, as the app's loopback listener would.
+    /// </summary>
+    public async Task<TaskCompletionSource<string>> CaptureNativeCallbackAsync(IBrowserContext context, IPage page)
+    {
+        var callback = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        page.Request += (_, request) =>
+        {
+            if (request.Url.StartsWith(NativeRedirect, StringComparison.Ordinal))
+            {
+                callback.TrySetResult(request.Url);
+            }
+        };
+        await context.RouteAsync(NativeRedirect + "**", route => route.FulfillAsync(new RouteFulfillOptions { Status = 200, Body = "ok" }));
+        return callback;
+    }
+
+    /// <summary>The callback URL, or a failure that says where the browser is instead.</summary>
+    public static async Task<string> WaitForCallbackAsync(TaskCompletionSource<string> callback, IPage page, TimeSpan timeout)
+    {
+        try
+        {
+            return await callback.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"no callback; the browser is at {page.Url}: {await page.InnerTextAsync("body")}");
+        }
+    }
+
     /// <summary>A registered user (through the JSON API) with a fresh password.</summary>
     public async Task<(string Email, string Password)> NewUserAsync()
     {
