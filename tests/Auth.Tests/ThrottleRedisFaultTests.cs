@@ -77,8 +77,8 @@ public sealed class ThrottleRedisFaultTests : IAsyncLifetime
 
                 await HttpAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable);
                 Assert.NotNull(response.Headers.RetryAfter);
-                // Refused connections fail at once: well under the (2 s) timeout, not after it.
-                Assert.True(elapsed < TimeSpan.FromSeconds(1), $"attempt {i}: 503 in {elapsed}");
+                // Refused connections fail at once, not after the 2 s timeout (the margin is for a busy CI host).
+                Assert.True(elapsed < TimeSpan.FromSeconds(1.5), $"attempt {i}: 503 in {elapsed}");
             }
             Assert.Empty(app.TokenService.TokenRequests);
             AssertNoErrors(app);
