@@ -134,6 +134,8 @@ public static class AuthenticationExtensions
             .AddPolicy(PlatformClaims.AdminPolicy, policy => policy.RequireAuthenticatedUser()
                 .RequireRole(PlatformClaims.AdminRole)
                 .RequireClaim(PlatformClaims.Amr, PlatformClaims.MultiFactor));
+        builder.Services.AddSingleton<IAuthorizationHandler, RecentAuthenticationHandler>();
+        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, StepUpAuthorizationResultHandler>();
         return builder;
     }
 

@@ -137,7 +137,13 @@ public class AdminUsersTests(AdminUsersAuthApp app) : IClassFixture<AdminUsersAu
             await AdminUsers.SendAsync(app, HttpMethod.Post, $"/admin/users/{id}/require-password-change", stale),
             await AdminUsers.SendAsync(app, HttpMethod.Delete, $"/admin/users/{id}/mfa", stale),
             await AdminUsers.SendAsync(app, HttpMethod.Delete, $"/admin/users/{id}", stale),
+            // Decided before the body is read: a body the strict reader refuses (an unknown member) gets the step-up too.
+            await AdminUsers.SendAsync(app, HttpMethod.Put, $"/admin/users/{id}/roles", stale, new { roles = new[] { "admin" }, everyone = true }),
         };
+        // Not an administrator, and stale as well: the 403, not an invitation to sign in again.
+        var notAdmin = await AdminUsers.SendAsync(app, HttpMethod.Post, $"/admin/users/{id}/disable", AdminUsers.UserToken(id, stale: true), new { reason = "test" });
+        await HttpAssert.IsProblemAsync(notAdmin, HttpStatusCode.Forbidden);
+        Assert.Empty(notAdmin.Headers.WwwAuthenticate);
 
         foreach (var response in responses)
         {
