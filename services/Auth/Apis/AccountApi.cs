@@ -59,17 +59,21 @@ public static partial class AccountApi
     public static IEndpointRouteBuilder MapAccountApi(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/auth").WithTags("Accounts").WithRequestBodyLimit(AuthBodies.MaxBytes);
-        auth.MapPost("/register", RegisterAsync)
+        // Closed registration is refused before any body is read, so whatever was sent, the answer is the same 403.
+        var register = app.ServiceProvider.GetRequiredService<IOptions<RegistrationOptions>>().Value.Open
+            ? auth.MapPost("/register", RegisterAsync)
+                .Accepts<RegisterRequest>("application/json")
+                .Produces<RegisterResponse>(StatusCodes.Status201Created)
+                .ProducesValidationProblem()
+                .WithValidation()
+            : auth.MapPost("/register", RegistrationClosed).ProducesProblem(StatusCodes.Status403Forbidden);
+        register
             .WithName("Register")
             .RequireRateLimit(RateLimitPolicies.Register)
             .WithSummary("Creates an account (email + password). An address that is already registered gets the same answer; its owner is told, nothing else changes.")
-            .Accepts<RegisterRequest>("application/json")
-            .Produces<RegisterResponse>(StatusCodes.Status201Created)
-            .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .WithValidation();
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         auth.MapGet("/account", GetAccountAsync)
             .WithName("GetMyAccount")
             .WithSummary("The caller's own account: email and whether it is verified, creation and last sign-in, roles, whether MFA is enrolled, external sign-ins, whether a password change is required.")
@@ -91,18 +95,16 @@ public static partial class AccountApi
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .WithValidation(); // after the recent-sign-in check: a stale session learns nothing more
+            .WithValidation();
         return app;
     }
 
+    internal static ProblemHttpResult RegistrationClosed() => TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden,
+        title: "Registration is closed.", detail: "New accounts cannot be created here; ask an administrator.");
+
     internal static async Task<IResult> RegisterAsync(
-        RegisterRequest request, HttpContext http, [AsParameters] AccountServices services, IOptions<RegistrationOptions> registration, CancellationToken cancellationToken)
+        RegisterRequest request, HttpContext http, [AsParameters] AccountServices services, CancellationToken cancellationToken)
     {
-        if (!registration.Value.Open)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Registration is closed.",
-                detail: "New accounts cannot be created here; ask an administrator.");
-        }
         // Validated already (RegisterRequestValidator): the address normalises.
         EmailAddress.TryNormalize(request.Email, out var email, out _);
 
