@@ -263,7 +263,7 @@ public class AdminUsersTests(AdminUsersAuthApp app) : IClassFixture<AdminUsersAu
         var hosted = await app.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, Protocol.CredentialCheck.Path)
         {
             Content = JsonContent.Create(new { email, password = AdminUsers.Password, clientId = "spa" }),
-            Headers = { Authorization = new AuthenticationHeaderValue("Bearer", TokenServiceToken()) },
+            Headers = { Authorization = new AuthenticationHeaderValue("Bearer", AuthApp.TokenServiceToken()) },
         });
         await HttpAssert.IsProblemAsync(hosted, HttpStatusCode.Unauthorized);
         Assert.Empty(app.TokenService.TokenRequests);
@@ -279,13 +279,6 @@ public class AdminUsersTests(AdminUsersAuthApp app) : IClassFixture<AdminUsersAu
         Assert.False(enabledEvent.After.Disabled);
         Assert.Equal(HttpStatusCode.OK, (await app.LoginAsync(email, AdminUsers.Password)).StatusCode);
     }
-
-    private static string TokenServiceToken() => TestTokens.Issue(Protocol.Services.Token, roles: [], claims: new Dictionary<string, object?>
-    {
-        ["sid"] = null,
-        ["client_id"] = Protocol.Services.Token,
-        ["scope"] = Protocol.CredentialCheck.Scope,
-    });
 
     [Fact]
     public async Task Setting_roles_grants_and_removes_each_with_an_event_and_ends_the_sessions()

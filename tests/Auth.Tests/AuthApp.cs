@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using SecurePlatform.Auth.Infrastructure;
 using SecurePlatform.Auth.Model;
+using SecurePlatform.Contracts;
 using SecurePlatform.Messaging;
 using SecurePlatform.TestSupport;
 
@@ -35,6 +36,15 @@ public class AuthApp : ServiceFactory<Program, AuthDbContext>, IAsyncLifetime
         Default("Auth:RequireHttpsMetadata", "false");
         UseKestrel(0);
     }
+
+    /// <summary>What token-service presents on the back channel: a client-credentials token of its own (no session, no sign-in) with the credential-check scope.</summary>
+    public static string TokenServiceToken() => TestTokens.Issue(Protocol.Services.Token, roles: [], claims: new Dictionary<string, object?>
+    {
+        ["sid"] = null,
+        ["amr"] = null,
+        ["client_id"] = Protocol.Services.Token,
+        ["scope"] = Protocol.CredentialCheck.Scope,
+    });
 
     public FakeTokenService TokenService { get; private set; } = null!;
 

@@ -13,14 +13,6 @@ public sealed class ClosedRegistrationAuthApp() : AuthApp("closed_registration",
 /// <summary><c>Registration:Open=false</c>: no account can be created, by the API or by a first external sign-in.</summary>
 public class ClosedRegistrationTests(ClosedRegistrationAuthApp app) : IClassFixture<ClosedRegistrationAuthApp>
 {
-    private static readonly string TokenServiceToken = TestTokens.Issue(Protocol.Services.Token, claims: new Dictionary<string, object?>
-    {
-        ["sid"] = null,
-        ["amr"] = null,
-        ["client_id"] = Protocol.Services.Token,
-        ["scope"] = Protocol.CredentialCheck.Scope,
-    });
-
     public static TheoryData<string> Bodies => new()
     {
         """{"email":"closed@example.org","password":"zebra glacier 47 lantern"}""", // would be accepted if open
@@ -56,7 +48,7 @@ public class ClosedRegistrationTests(ClosedRegistrationAuthApp app) : IClassFixt
                 clientId = "platform-app", clientIp = "198.51.100.9", userAgent = "HostedLogin/1.0",
             }),
         };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TokenServiceToken);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AuthApp.TokenServiceToken());
 
         var response = await app.Client.SendAsync(request);
 

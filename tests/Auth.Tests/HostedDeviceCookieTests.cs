@@ -16,21 +16,13 @@ public class HostedDeviceCookieTests
     private const string Password = "zebra glacier 47 lantern";
     private const int FreeFailures = 3;
 
-    private static readonly string TokenServiceToken = TestTokens.Issue(Protocol.Services.Token, claims: new Dictionary<string, object?>
-    {
-        ["sid"] = null,
-        ["amr"] = null,
-        ["client_id"] = Protocol.Services.Token,
-        ["scope"] = Protocol.CredentialCheck.Scope,
-    });
-
     private static Task<HttpResponseMessage> VerifyAsync(AuthApp app, string email, string password, string browserIp, string? deviceCookie)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, Protocol.CredentialCheck.Path)
         {
             Content = JsonContent.Create(new { email, password, clientId = "platform-app", clientIp = browserIp, userAgent = "HostedLogin/1.0", deviceCookie }),
         };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TokenServiceToken);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AuthApp.TokenServiceToken());
         return app.Client.SendAsync(request);
     }
 

@@ -363,13 +363,7 @@ public class MfaTests(MfaAuthApp app) : IClassFixture<MfaAuthApp>, IAsyncLifetim
     public async Task The_hosted_logins_back_channel_asks_for_the_code_and_then_verifies_it()
     {
         var (email, id, _, secret, _) = await EnrolledAsync();
-        var tokenService = TestTokens.Issue(Protocol.Services.Token, claims: new Dictionary<string, object?>
-        {
-            ["sid"] = null,
-            ["amr"] = null,
-            ["client_id"] = Protocol.Services.Token,
-            ["scope"] = Protocol.CredentialCheck.Scope,
-        });
+        var tokenService = AuthApp.TokenServiceToken();
         var browser = new { clientIp = "198.51.100.23", userAgent = "HostedLogin/1.0" };
 
         var step1 = await HttpAssert.OkJsonAsync<JsonElement>(await SendAsync(HttpMethod.Post, Protocol.CredentialCheck.Path, tokenService,
